@@ -1,0 +1,63 @@
+"""Non-Abelian Berry curvatures of the occupied manifold and the second Chern form.
+
+Conventions (theory.md sec. 2-3, 8), with ``hbar = e = 1``:
+
+* interband matrices ``D_a[l, n] = <l| d_a H |n> / (E_n - E_l)`` for empty l,
+  occupied n, parameters ``a`` in (kx, ky, kz, ux, uy);
+* curvature ``Omega_ab = i (D_a^dag D_b - D_b^dag D_a)``, an ``n_occ x n_occ``
+  Hermitian matrix that rotates as ``U^dag Omega U`` under a gauge change;
+* second Chern form ``Tr Omega_{kx ky ux uy} = born_a + born_b + energy`` with
+  ``born_a = Tr[Omega_{kx uy} Omega_{ky ux}]``,
+  ``born_b = -Tr[Omega_{kx ux} Omega_{ky uy}]``,
+  ``energy = Tr[Omega_{kx ky} Omega_{ux uy}]``: traces of matrix products, which
+  are gauge invariant (band-diagonal products are not);
+* Born-charge integrand ``Tr Omega_{k_i u_j}`` (dimensionless).
+
+Units: ``Omega_{k k}`` in Angstrom^2, ``Omega_{k u}`` dimensionless,
+``Omega_{u u}`` in 1/Angstrom^2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .projector_chains import trace_product
+
+#: Names of the parameters, in the order used by :func:`interband_matrices`.
+PARAMETERS = ("kx", "ky", "kz", "ux", "uy")
+
+
+def interband_matrices(dh_eigen_uo: np.ndarray, energies: np.ndarray, n_occ: int) -> np.ndarray:
+    """``D_a`` from the empty-occupied block of ``<l|d_a H|n>``.
+
+    dh_eigen_uo: ``(n_par, nk, n_u, n_o)`` matrix elements in the eigenbasis.
+    Returns ``(n_par, nk, n_u, n_o)``.
+    """
+    e_o = energies[:, :n_occ]
+    e_u = energies[:, n_occ:]
+    return dh_eigen_uo / (e_o[:, None, :] - e_u[:, :, None])
+
+
+def curvature(d_a: np.ndarray, d_b: np.ndarray) -> np.ndarray:
+    """``Omega_ab = i (D_a^dag D_b - D_b^dag D_a)``, shape ``(nk, n_o, n_o)``."""
+    x = np.conj(np.swapaxes(d_a, -1, -2)) @ d_b
+    return 1j * (x - np.conj(np.swapaxes(x, -1, -2)))
+
+
+def curvature_trace(d_a: np.ndarray, d_b: np.ndarray) -> np.ndarray:
+    """``Tr Omega_ab = -2 Im tr(D_a^dag D_b)`` per k-point, without forming Omega."""
+    return -2.0 * np.einsum("kli,kli->k", np.conj(d_a), d_b).imag
+
+
+def second_chern_traces(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The three gauge-invariant traces of the second Chern form per k-point.
+
+    ``d`` maps parameter names (kx, ky, ux, uy) to ``D_a`` stacks.
+    """
+    om = {pair: curvature(d[pair[0]], d[pair[1]])
+          for pair in (("kx", "uy"), ("ky", "ux"), ("kx", "ux"), ("ky", "uy"),
+                       ("kx", "ky"), ("ux", "uy"))}
+    born_a = trace_product(om["kx", "uy"], om["ky", "ux"]).real
+    born_b = -trace_product(om["kx", "ux"], om["ky", "uy"]).real
+    energy = trace_product(om["kx", "ky"], om["ux", "uy"]).real
+    return {"born_a": born_a, "born_b": born_b, "energy": energy}
