@@ -1,0 +1,12 @@
+"""wanphonon: magnetic moments of chiral phonons from electronic Berry curvatures.
+
+Implements Ren, Xiao, Saparov & Niu, PRL 127, 186403 (2021) for Wannier90
+tight-binding models and built-in Dirac models; see docs/theory.md.
+"""
+
+__version__ = "0.1.0"
+
+from .api import prepare, run  # noqa: E402
+from .errors import WanphononError  # noqa: E402
+
+__all__ = ["run", "prepare", "WanphononError", "__version__"]

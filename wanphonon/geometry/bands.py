@@ -35,10 +35,9 @@ class Eigensystem:
         """``E_{n_occ} - E_{n_occ-1}`` per k-point (eV)."""
         return self.energies[:, self.n_occ] - self.energies[:, self.n_occ - 1]
 
-    def to_eigenbasis(self, operator: np.ndarray) -> np.ndarray:
-        """Matrix elements ``<m|X|n>`` of operator stacks ``(..., nk, N, N)``."""
-        v = self.vectors
-        return np.conj(np.swapaxes(v, -1, -2)) @ operator @ v
+    def subset(self, mask: np.ndarray) -> "Eigensystem":
+        """The eigenpairs at the k-points selected by a boolean mask."""
+        return Eigensystem(self.energies[mask], self.vectors[mask], self.n_occ)
 
 
 def count_occupied(energies: np.ndarray, *, n_occ: int | None = None,
@@ -73,30 +72,38 @@ def count_occupied(energies: np.ndarray, *, n_occ: int | None = None,
 
 
 def diagonalize(hamiltonian: np.ndarray, *, n_occ: int | None = None,
-                fermi_energy: float | None = None,
-                gap_tolerance: float = DEFAULT_GAP_TOLERANCE) -> Eigensystem:
+                fermi_energy: float | None = None) -> Eigensystem:
     """Diagonalise a stack of Hermitian matrices and fix the occupied manifold.
 
-    Raises :class:`GapClosedError` if the direct gap between the highest
-    occupied and the lowest empty level is below ``gap_tolerance`` (eV) at any
-    k-point: every formula here divides by that gap.
+    The gap is not checked here (see :func:`check_gap`), so that the engine can
+    first drop k-points excluded by an adiabatic cutoff.
     """
     energies, vectors = np.linalg.eigh(hamiltonian)
-    if not np.all(np.isfinite(energies)):
-        bad = int(np.flatnonzero(~np.all(np.isfinite(energies), axis=-1))[0])
+    finite = np.all(np.isfinite(energies), axis=-1)
+    if not np.all(finite):
         raise GapClosedError("the Hamiltonian has non-finite entries (NaN or inf)",
-                             index=bad, gap=float("nan"),
+                             index=int(np.flatnonzero(~finite)[0]), gap=float("nan"),
                              fix="check the input Hamiltonian for NaN/inf values")
     n_occ = count_occupied(energies, n_occ=n_occ, fermi_energy=fermi_energy)
-    eig = Eigensystem(energies, vectors, n_occ)
+    return Eigensystem(energies, vectors, n_occ)
+
+
+def check_gap(eig: Eigensystem, gap_tolerance: float = DEFAULT_GAP_TOLERANCE) -> None:
+    """Raise :class:`GapClosedError` if the direct gap is below ``gap_tolerance`` (eV).
+
+    Every formula divides by differences of occupied and empty energies, so a
+    (nearly) closed gap would silently produce huge numbers.
+    """
+    if eig.energies.shape[0] == 0:
+        return
     gap = eig.direct_gap
     i = int(np.argmin(gap))
     if gap[i] < gap_tolerance:
+        n = eig.n_occ
         raise GapClosedError(
-            f"the direct gap between level {n_occ} (occupied, {energies[i, n_occ - 1]:.6f} eV) and "
-            f"level {n_occ + 1} (empty, {energies[i, n_occ]:.6f} eV) is {gap[i]:.3e} eV, "
+            f"the direct gap between level {n} (occupied, {eig.energies[i, n - 1]:.6f} eV) and "
+            f"level {n + 1} (empty, {eig.energies[i, n]:.6f} eV) is {gap[i]:.3e} eV, "
             f"below the tolerance {gap_tolerance:.1e} eV",
             index=i, gap=float(gap[i]),
-            fix="the system is metallic or semimetallic on this grid: check the occupation, "
-                "shift the grid, or exclude the region with an adiabatic cutoff (phonon_energy_meV)")
-    return eig
+            fix="the system is metallic or semimetallic here: check the occupation, shift the "
+                "k-mesh, or exclude small-gap regions with phonon_energy_meV and the adiabatic cutoff")

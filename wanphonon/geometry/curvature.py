@@ -23,21 +23,6 @@ import numpy as np
 
 from .projector_chains import trace_product
 
-#: Names of the parameters, in the order used by :func:`interband_matrices`.
-PARAMETERS = ("kx", "ky", "kz", "ux", "uy")
-
-
-def interband_matrices(dh_eigen_uo: np.ndarray, energies: np.ndarray, n_occ: int) -> np.ndarray:
-    """``D_a`` from the empty-occupied block of ``<l|d_a H|n>``.
-
-    dh_eigen_uo: ``(n_par, nk, n_u, n_o)`` matrix elements in the eigenbasis.
-    Returns ``(n_par, nk, n_u, n_o)``.
-    """
-    e_o = energies[:, :n_occ]
-    e_u = energies[:, n_occ:]
-    return dh_eigen_uo / (e_o[:, None, :] - e_u[:, :, None])
-
-
 def curvature(d_a: np.ndarray, d_b: np.ndarray) -> np.ndarray:
     """``Omega_ab = i (D_a^dag D_b - D_b^dag D_a)``, shape ``(nk, n_o, n_o)``."""
     x = np.conj(np.swapaxes(d_a, -1, -2)) @ d_b

@@ -21,11 +21,11 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .bands import DEFAULT_GAP_TOLERANCE, Eigensystem, diagonalize
-from .curvature import curvature_trace, interband_matrices, second_chern_traces
+from .bands import DEFAULT_GAP_TOLERANCE, Eigensystem, check_gap, diagonalize
+from .curvature import curvature, curvature_trace, second_chern_traces
 from .hamiltonian import HamiltonianDerivatives
 from .magnetization import total_integrand
-from .projector_chains import ProjectorCalculus
+from .projector_chains import ProjectorCalculus, dagger, eigen_blocks
 
 #: Integrands that are summed over the k-grid, in result order.
 SCALAR_INTEGRANDS = ("born_a", "born_b", "energy", "total", "berry_curvature")
@@ -76,27 +76,56 @@ def evaluate(derivs: HamiltonianDerivatives, *, n_occ: int | None = None,
     the gap).  ``eigensystem`` may be supplied to fix the eigenvectors (any
     gauge); results do not depend on that choice.
     """
-    eig = eigensystem or diagonalize(derivs.H, n_occ=n_occ, fermi_energy=fermi_energy,
-                                     gap_tolerance=gap_tolerance)
+    eig = eigensystem or diagonalize(derivs.H, n_occ=n_occ, fermi_energy=fermi_energy)
+    check_gap(eig, gap_tolerance)
     no = eig.n_occ
     calc = ProjectorCalculus(eig.energies, no)
+    v = eig.vectors
+    vh = np.ascontiguousarray(dagger(v))
 
-    dk = eig.to_eigenbasis(derivs.dk)
-    du = eig.to_eigenbasis(derivs.du)
-    dkdu = eig.to_eigenbasis(derivs.dkdu)
+    def blocks(x, ou_only=False):
+        return eigen_blocks(v, vh, x, no, ou_only)
 
-    d = interband_matrices(np.concatenate([dk, du])[:, :, no:, :no], eig.energies, no)
-    dmap = dict(zip(("kx", "ky", "kz", "ux", "uy"), d))
-    chern = second_chern_traces(dmap)
-    born_charge = np.stack([np.stack([curvature_trace(d[i], d[3 + j]) for j in range(2)], -1)
-                            for i in range(3)], -2)
-
-    hk = [calc.split(dk[i]) for i in range(2)]
-    hu = [calc.split(du[a]) for a in range(2)]
-    hku = [[calc.split(dkdu[i, a]) for a in range(2)] for i in range(2)]
+    hk = [blocks(derivs.dk[i]) for i in range(2)]
+    hu = [blocks(derivs.du[a]) for a in range(2)]
+    hku = [[blocks(derivs.dkdu[i, a]) for a in range(2)] for i in range(2)]
     pk = [calc.first_order(x) for x in hk]
     pu = [calc.first_order(x) for x in hu]
+    if np.any(derivs.dk[2]):
+        pkz = calc.first_order(blocks(derivs.dk[2], ou_only=True))
+    else:
+        pkz = None
+
+    # interband matrices D_a[l, n] = <l|d_a H|n>/(E_n - E_l) = C_1(d_a H)[uo]
+    d = {name: dagger(p.ou) for name, p in (("kx", pk[0]), ("ky", pk[1]), ("ux", pu[0]), ("uy", pu[1]))}
+    chern = second_chern_traces(d)
+    born_charge = np.zeros((derivs.nk, 3, 2))
+    for i, ki in enumerate(("kx", "ky")):
+        for j, uj in enumerate(("ux", "uy")):
+            born_charge[:, i, j] = curvature_trace(d[ki], d[uj])
+    if pkz is not None:
+        dz = dagger(pkz.ou)
+        for j, uj in enumerate(("ux", "uy")):
+            born_charge[:, 2, j] = curvature_trace(dz, d[uj])
     total = total_integrand(calc, hk, hu, hku, pk, pu)
 
     return KResolved(chern["born_a"], chern["born_b"], chern["energy"], total,
-                     curvature_trace(dmap["kx"], dmap["ky"]), born_charge, eig.direct_gap)
+                     curvature_trace(d["kx"], d["ky"]), born_charge, eig.direct_gap)
+
+
+def curvature_matrices(derivs: HamiltonianDerivatives, eig: Eigensystem) -> dict[tuple[str, str], np.ndarray]:
+    """Non-Abelian curvatures ``Omega_ab`` ``(nk, n_occ, n_occ)`` in the gauge of ``eig.vectors``.
+
+    Keys are pairs of parameter names among kx, ky, kz, ux, uy (``a < b`` in that
+    order).  Matrices rotate as ``U^dag Omega U`` under a change of gauge; their
+    traces and traces of products do not.
+    """
+    no = eig.n_occ
+    calc = ProjectorCalculus(eig.energies, no)
+    vh = np.ascontiguousarray(dagger(eig.vectors))
+    ops = {"kx": derivs.dk[0], "ky": derivs.dk[1], "kz": derivs.dk[2], "ux": derivs.du[0],
+           "uy": derivs.du[1]}
+    d = {name: dagger(calc.first_order(eigen_blocks(eig.vectors, vh, x, no, ou_only=True)).ou)
+         for name, x in ops.items()}
+    names = list(ops)
+    return {(a, b): curvature(d[a], d[b]) for i, a in enumerate(names) for b in names[i + 1:]}

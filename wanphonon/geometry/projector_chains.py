@@ -12,15 +12,15 @@ occupation (theory.md sec. 5).  Instead of summing them explicitly (O(N^4) and
 higher) we use two exact identities that never divide by a difference of two
 occupied or two empty energies, so degenerate levels are handled exactly:
 
-* commutator recursion, valid for the occupied-empty blocks,
+* the commutator recursion, valid for the occupied-empty blocks,
   ``(E_m - E_n) C_q[m, n] = [C_{q-1}(X_1..X_{q-1}) X_q - X_1 C_{q-1}(X_2..X_q)][m, n]``;
 * for q = 2 the diagonal blocks are products of first-order chains,
   ``C_2[oo] = -C_1(X)[ou] C_1(Y)[uo]``, ``C_2[uu] = C_1(X)[uo] C_1(Y)[ou]``.
 
-Matrices are stored as their four blocks (occupied ``o``, empty ``u``), so a
-product costs ~N^3/2 instead of N^3 at half filling.  Every array carries the
-k-point index first; blocks have shapes ``(nk, n_o, n_o)``, ``(nk, n_o, n_u)``,
-``(nk, n_u, n_o)``, ``(nk, n_u, n_u)``.
+Matrices are stored as their occupied (``o``) / empty (``u``) blocks, and only
+Hermitian or anti-Hermitian combinations are formed, so the ``uo`` block is
+never computed (it is ``+-ou^dag``).  Every array carries the k-point index
+first; blocks have shapes ``(nk, n_o, n_o)``, ``(nk, n_o, n_u)``, ``(nk, n_u, n_u)``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def dagger(x: np.ndarray) -> np.ndarray:
+    """Conjugate transpose of the last two axes."""
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
 def trace_product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``tr(x @ y)`` per k-point for stacks ``(nk, n, m)`` and ``(nk, m, n)``."""
     return np.einsum("kij,kji->k", x, y)
@@ -37,68 +42,46 @@ def trace_product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Blocks:
-    """A matrix split into occupied/empty blocks; ``None`` marks a zero block."""
+    """A Hermitian (``sign=+1``) or anti-Hermitian (``sign=-1``) matrix by blocks.
+
+    ``oo``, ``uu`` may be None for zero blocks; ``uo = sign * ou^dag``.
+    """
 
     oo: np.ndarray | None
-    ou: np.ndarray | None
-    uo: np.ndarray | None
+    ou: np.ndarray
     uu: np.ndarray | None
+    sign: int = 1
+
+    @property
+    def uo(self) -> np.ndarray:
+        return self.sign * dagger(self.ou)
 
     @classmethod
     def split(cls, matrix: np.ndarray, n_occ: int) -> "Blocks":
+        """Blocks of a Hermitian matrix."""
         o, u = slice(0, n_occ), slice(n_occ, None)
-        return cls(matrix[..., o, o], matrix[..., o, u], matrix[..., u, o], matrix[..., u, u])
-
-    def __add__(self, other: "Blocks") -> "Blocks":
-        return Blocks(*(_add(a, b) for a, b in zip(self.parts(), other.parts())))
-
-    def __sub__(self, other: "Blocks") -> "Blocks":
-        return Blocks(*(_add(a, _neg(b)) for a, b in zip(self.parts(), other.parts())))
-
-    def __matmul__(self, other: "Blocks") -> "Blocks":
-        a, b = self, other
-        return Blocks(_add(_mul(a.oo, b.oo), _mul(a.ou, b.uo)),
-                      _add(_mul(a.oo, b.ou), _mul(a.ou, b.uu)),
-                      _add(_mul(a.uo, b.oo), _mul(a.uu, b.uo)),
-                      _add(_mul(a.uo, b.ou), _mul(a.uu, b.uu)))
-
-    def parts(self) -> tuple:
-        return (self.oo, self.ou, self.uo, self.uu)
-
-    def trace_with(self, other: "Blocks") -> np.ndarray:
-        """``tr(self @ other)`` per k-point."""
-        total = 0.0
-        for a, b in ((self.oo, other.oo), (self.ou, other.uo), (self.uo, other.ou),
-                     (self.uu, other.uu)):
-            if a is not None and b is not None:
-                total = total + trace_product(a, b)
-        return total
-
-    def occupied_trace_with(self, other: "Blocks") -> np.ndarray:
-        """``tr(P self @ other)``: the trace restricted to occupied rows."""
-        total = 0.0
-        for a, b in ((self.oo, other.oo), (self.ou, other.uo)):
-            if a is not None and b is not None:
-                total = total + trace_product(a, b)
-        return total
+        return cls(matrix[..., o, o], matrix[..., o, u], matrix[..., u, u])
 
 
-def _add(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
+def eigen_blocks(vectors: np.ndarray, vectors_h: np.ndarray, operator: np.ndarray, n_occ: int,
+                 ou_only: bool = False) -> Blocks:
+    """Blocks of ``V^dag X V`` for a Hermitian operator stack ``X`` ``(nk, N, N)``.
 
-
-def _neg(a):
-    return None if a is None else -a
-
-
-def _mul(a, b):
-    if a is None or b is None:
-        return None
-    return a @ b
+    ``vectors_h`` is the (contiguous) conjugate transpose of ``vectors``.
+    ``ou_only`` skips the diagonal blocks.  ``X = 0`` (continuum models have
+    ``d_k d_u H = 0``) gives zero blocks without any product.
+    """
+    o, u = slice(0, n_occ), slice(n_occ, None)
+    if not operator.any():
+        nk, n = operator.shape[0], operator.shape[-1]
+        zero = np.zeros((nk, n, n), dtype=complex)
+        return Blocks(None if ou_only else zero[:, o, o], zero[:, o, u],
+                      None if ou_only else zero[:, u, u])
+    if ou_only:
+        return Blocks(None, vectors_h[:, o] @ (operator @ vectors[:, :, u]), None)
+    xv = operator @ vectors
+    top = vectors_h[:, o] @ xv
+    return Blocks(top[:, :, o], top[:, :, u], vectors_h[:, u] @ xv[:, :, u])
 
 
 class ProjectorCalculus:
@@ -114,21 +97,48 @@ class ProjectorCalculus:
         e_o = energies[:, :n_occ]
         e_u = energies[:, n_occ:]
         self.w = 1.0 / (e_o[:, :, None] - e_u[:, None, :])
-        self.w_t = np.swapaxes(self.w, -1, -2)
 
     def split(self, matrix: np.ndarray) -> Blocks:
         return Blocks.split(matrix, self.n_occ)
 
     def first_order(self, x: Blocks) -> Blocks:
-        """``C_1(X)``: ``[C_1]_{ar} = X_{ar}/(E_a - E_r)``, ``[C_1]_{ra} = X_{ra}/(E_a - E_r)``."""
-        return Blocks(None, x.ou * self.w, x.uo * self.w_t, None)
+        """``C_1(X)`` (Hermitian): ``[C_1]_{ar} = X_{ar} / (E_a - E_r)``, zero diagonal blocks."""
+        return Blocks(None, x.ou * self.w, None)
 
-    def resolve(self, m: Blocks) -> Blocks:
-        """Off-diagonal blocks of ``C`` from ``(E_m - E_n) C[m, n] = M[m, n]``."""
-        return Blocks(None, m.ou * self.w, -(m.uo * self.w_t), None)
+    def pair_second_order(self, x: Blocks, y: Blocks, c1x: Blocks, c1y: Blocks, sign: int,
+                          extra: Blocks | None = None) -> Blocks:
+        """``C_2(X, Y) + sign C_2(Y, X) [+ C_1(extra)]`` for Hermitian X, Y.
 
-    def second_order(self, x: Blocks, y: Blocks, c1x: Blocks, c1y: Blocks) -> Blocks:
-        """``C_2(X, Y)`` (all four blocks), given ``c1x = C_1(X)`` and ``c1y = C_1(Y)``."""
-        off_ou = (c1x.ou @ y.uu - x.oo @ c1y.ou) * self.w
-        off_uo = -(c1x.uo @ y.oo - x.uu @ c1y.uo) * self.w_t
-        return Blocks(-(c1x.ou @ c1y.uo), off_ou, off_uo, c1x.uo @ c1y.ou)
+        ``sign = +1`` gives a Hermitian, ``-1`` an anti-Hermitian matrix.
+        Off-diagonal block from the recursion, ``C_2[ou] = w (C_1(X) Y - X C_1(Y))[ou]``;
+        diagonal blocks from ``C_2[oo] = -C_1(X)[ou] C_1(Y)[uo]``,
+        ``C_2[uu] = C_1(X)[uo] C_1(Y)[ou]``.
+        """
+        m = c1x.ou @ y.uu - x.oo @ c1y.ou
+        m += sign * (c1y.ou @ x.uu - y.oo @ c1x.ou)
+        if extra is not None:
+            m += extra.ou
+        z_oo = c1x.ou @ dagger(c1y.ou)
+        z_uu = dagger(c1x.ou) @ c1y.ou
+        return Blocks(-(z_oo + sign * dagger(z_oo)), m * self.w, z_uu + sign * dagger(z_uu), sign)
+
+    def resolve_ou(self, m_ou: np.ndarray) -> np.ndarray:
+        """``C[ou]`` from ``(E_m - E_n) C[m, n] = M[m, n]``."""
+        return m_ou * self.w
+
+
+def product_ou(x: Blocks, y: Blocks) -> np.ndarray:
+    """The occupied-empty block of ``x @ y``."""
+    out = x.ou @ y.uu if y.uu is not None else None
+    if x.oo is not None:
+        t = x.oo @ y.ou
+        out = t if out is None else out + t
+    return out
+
+
+def occupied_trace(x: Blocks, y: Blocks) -> np.ndarray:
+    """``tr(P x y)`` per k-point: the trace over occupied rows."""
+    total = trace_product(x.ou, y.uo)
+    if x.oo is not None and y.oo is not None:
+        total = total + trace_product(x.oo, y.oo)
+    return total

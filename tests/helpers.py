@@ -1,0 +1,123 @@
+"""Shared test fixtures: a generic tight-binding model and an independent T(k).
+
+``random_tight_binding`` builds a model with no symmetry: random complex
+hoppings to neighbours, random displacement derivatives, Wannier centres off
+the origin that move with the phonon.  A staggered on-site energy keeps the
+``n_occ`` lowest bands apart from the rest.
+
+``reference_total_integrand`` evaluates ``T(k)`` of theory.md sec. 4 literally:
+every chain ``oint G X_1 G ... X_q G`` is an explicit sum over band indices
+weighted by the divided differences ``I_p`` of the table in theory.md sec. 5.
+It shares no code with wanphonon's recursion-based evaluation.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from wanphonon.systems.tight_binding import TightBinding
+
+
+def random_hermitian(rng, n):
+    a = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
+    return a + a.conj().T
+
+
+def random_tight_binding(seed=0, n=3, n_occ=1, gap=4.0, hop=0.6, moving_centres=True):
+    rng = np.random.default_rng(seed)
+    lattice = np.array([[2.1, 0.3, 0.0], [-0.4, 1.9, 0.0], [0.0, 0.0, 12.0]])
+    rs = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (1, 1, 0), (1, -1, 0), (2, 0, 0)]
+    h = {}
+    dh = {}
+    onsite = np.diag(np.where(np.arange(n) < n_occ, -gap / 2, gap / 2) + rng.normal(size=n) * 0.2)
+    for r in rs:
+        if r == (0, 0, 0):
+            h[r] = onsite + 0.3 * random_hermitian(rng, n)
+            dh[r] = np.stack([random_hermitian(rng, n) for _ in range(2)]) * 0.5
+        else:
+            x = hop * (rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))) / (1 + sum(map(abs, r)))
+            h[r] = x
+            h[tuple(-c for c in r)] = x.conj().T
+            y = 0.4 * (rng.normal(size=(2, n, n)) + 1j * rng.normal(size=(2, n, n)))
+            dh[r] = y
+            dh[tuple(-c for c in r)] = np.conj(np.swapaxes(y, -1, -2))
+    keys = sorted(h)
+    centres = rng.uniform(-0.6, 0.6, size=(n, 3)) * np.array([1, 1, 0])
+    dcentres = rng.normal(size=(2, n, 3)) * 0.3 * np.array([1, 1, 0]) if moving_centres else np.zeros((2, n, 3))
+    return TightBinding(lattice, np.array(keys), np.array([h[k] for k in keys]),
+                        np.moveaxis(np.array([dh[k] for k in keys]), 1, 0), centres, dcentres,
+                        name="random", n_occ=n_occ)
+
+
+def divided_difference(energies, occupied):
+    """``I_p`` of theory.md sec. 5 for one index tuple (energies and occupations)."""
+    a = [e for e, o in zip(energies, occupied) if o]
+    r = [e for e, o in zip(energies, occupied) if not o]
+    p = len(energies)
+    if p == 1:
+        return 1.0 if a else 0.0
+    if not a or not r:
+        return 0.0
+    if p == 2:
+        return 1 / (a[0] - r[0])
+    if p == 3:
+        if len(a) == 1:
+            return 1 / ((a[0] - r[0]) * (a[0] - r[1]))
+        return -1 / ((a[0] - r[0]) * (a[1] - r[0]))
+    if p == 4:
+        if len(a) == 1:
+            return 1 / ((a[0] - r[0]) * (a[0] - r[1]) * (a[0] - r[2]))
+        if len(a) == 3:
+            return 1 / ((a[0] - r[0]) * (a[1] - r[0]) * (a[2] - r[0]))
+        x, y = a
+        s, t = r
+        return -(x + y - s - t) / ((x - s) * (x - t) * (y - s) * (y - t))
+    raise ValueError(p)
+
+
+def chain(ops, energies, n_occ):
+    """``oint G X_1 G ... X_q G`` in the eigenbasis by explicit index sums."""
+    n = len(energies)
+    occ = [i < n_occ for i in range(n)]
+    q = len(ops)
+    out = np.zeros((n, n), dtype=complex)
+    for idx in itertools.product(range(n), repeat=q + 1):
+        w = divided_difference([energies[i] for i in idx], [occ[i] for i in idx])
+        if w == 0.0:
+            continue
+        val = w
+        for m, x in enumerate(ops):
+            val = val * x[idx[m], idx[m + 1]]
+        out[idx[0], idx[-1]] += val
+    return out
+
+
+def reference_total_integrand(h, dk, du, dkdu, n_occ):
+    """``T(k)`` at one k-point from theory.md sec. 4 with literal chains."""
+    e, v = np.linalg.eigh(h)
+    tr = lambda x: v.conj().T @ x @ v  # noqa: E731
+    hk = [tr(dk[i]) for i in range(2)]
+    hu = [tr(du[a]) for a in range(2)]
+    hku = [[tr(dkdu[i][a]) for a in range(2)] for i in range(2)]
+    p = np.diag([1.0 if i < n_occ else 0.0 for i in range(len(e))])
+    pa = [chain([x], e, n_occ) for x in hu]
+    pia = [[chain([hk[i], hu[a]], e, n_occ) + chain([hu[a], hk[i]], e, n_occ) + chain([hku[i][a]], e, n_occ)
+            for a in range(2)] for i in range(2)]
+    eps = {(0, 1): 1.0, (1, 0): -1.0}
+    pb = sum(-0.5j * s * chain([hk[i], hk[j]], e, n_occ) for (i, j), s in eps.items())
+    pba = []
+    for a in range(2):
+        acc = 0
+        for (i, j), s in eps.items():
+            acc = acc + s * (chain([hu[a], hk[i], hk[j]], e, n_occ) + chain([hk[i], hu[a], hk[j]], e, n_occ)
+                             + chain([hk[i], hk[j], hu[a]], e, n_occ) + chain([hku[i][a], hk[j]], e, n_occ)
+                             + chain([hk[i], hku[j][a]], e, n_occ))
+        pba.append(-0.5j * acc)
+    com = lambda x, y: x @ y - y @ x  # noqa: E731
+    t = (1j * np.trace(pb @ com(pa[0], pa[1])) + 1j * np.trace(p @ com(pba[0], pa[1]))
+         + 1j * np.trace(p @ com(pa[0], pba[1])))
+    for (i, j), s in eps.items():
+        t += 0.5 * s * np.trace(p @ (pia[i][0] @ pia[j][1] - pia[i][1] @ pia[j][0]))
+    return t

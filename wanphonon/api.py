@@ -1,0 +1,181 @@
+"""Python API: one call from a configuration to a :class:`~wanphonon.results.Result`.
+
+    import wanphonon
+    result = wanphonon.run({"model": {"name": "graphene_dirac", "delta": 0.3,
+                                      "zeta": 0.5, "v": 1.0}})
+    result.chi["topological"]
+
+``run`` accepts a path to a TOML file, a dictionary of the same shape, or a
+:class:`~wanphonon.config.Config`.  With ``out_dir`` it writes ``result.json``
+(and, on request, k-resolved data and plots) exactly like the command line.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .config import Config, from_dict, load
+from .engine.checkpoint import Checkpoint
+from .engine.integrate import Integrals, integrate
+from .engine.parallel import SerialComm
+from .errors import ConfigError, WanphononError
+from .geometry.bands import DEFAULT_GAP_TOLERANCE
+from .results import PhysicalSetting, Result, build_result, kz_resolved
+from .systems.builtin import builtin_system
+from .units import species_mass
+
+
+@dataclass
+class Calculation:
+    """A configured calculation: the system, its grid and the physical setting."""
+
+    config: Config
+    system: Any
+    grid: Any
+    setting: PhysicalSetting
+    n_occ: int | None
+    fermi_energy: float | None
+    gap_tolerance: float
+    cutoff: bool
+    inputs: dict[str, str]
+
+    @property
+    def phonon_energy(self) -> float | None:
+        e = self.setting.phonon_energy_meV
+        return None if e is None else 1e-3 * e
+
+    def fingerprint(self) -> str:
+        """Hash of everything that determines the per-batch sums (for checkpoints)."""
+        blob = json.dumps({"config": self.config.tables, "displacements": self.config.displacements,
+                           "inputs": self.inputs, "grid": self.grid.describe(),
+                           "version": __version__}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def as_config(config: str | os.PathLike | dict | Config) -> Config:
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return from_dict(config)
+    return load(os.fspath(config))
+
+
+def prepare(config: str | os.PathLike | dict | Config) -> Calculation:
+    """Read inputs and set up system and grid, without integrating."""
+    cfg = as_config(config)
+    el = cfg.tables.get("electrons", {})
+    ph = cfg.tables.get("phonon", {})
+    e_ph = ph.get("phonon_energy_meV")
+    cutoff = bool(ph.get("adiabatic_cutoff", False))
+    if cfg.is_builtin_model:
+        system, grid, dim, cell = builtin_system(cfg, None if e_ph is None else 1e-3 * e_ph, cutoff)
+        inputs: dict[str, str] = {}
+    else:
+        from .wannier_input import wannier_system
+        system, grid, inputs = wannier_system(cfg)
+        dim, cell = grid.dimension, grid.cell_measure
+    n_occ = el.get("occupied_bands")
+    fermi = el.get("fermi_energy")
+    if n_occ is None and fermi is None:
+        n_occ = getattr(system, "n_occ", None)
+        if n_occ is None:
+            raise ConfigError("the occupation is not given", path=cfg.path,
+                              fix="add occupied_bands = <n> (or fermi_energy = <eV>) to [electrons]")
+    if n_occ is not None and n_occ >= system.num_bands:
+        raise ConfigError(f"occupied_bands = {n_occ} but the model has only {system.num_bands} bands",
+                          path=cfg.path,
+                          fix=f"occupied_bands must be between 1 and {system.num_bands - 1}: the "
+                              "model must contain empty bands above the gap")
+    mass = ph.get("mass_amu")
+    species = ph.get("species")
+    if species is not None:
+        mass = species_mass(species)
+    setting = PhysicalSetting(
+        dimension=dim,
+        spin_degeneracy=int(el.get("spin_degeneracy", getattr(system, "default_spin_degeneracy", 1))),
+        cell_measure=cell, mass_amu=None if mass is None else float(mass), species=species,
+        valence=ph.get("valence"), mode_weight=float(ph.get("mode_weight", 1.0)),
+        phonon_energy_meV=e_ph)
+    return Calculation(cfg, system, grid, setting, n_occ, fermi,
+                       float(el.get("gap_tolerance", DEFAULT_GAP_TOLERANCE)), cutoff, inputs)
+
+
+def compute(calc: Calculation, *, comm=None, checkpoint_dir: str | None = None,
+            progress: bool = False, k_resolved=None) -> Integrals | None:
+    """Integrate a prepared calculation (on rank 0 returns the integrals, else None)."""
+    comm = comm or SerialComm()
+    checkpoint = None
+    if checkpoint_dir is not None:
+        interval = float(calc.config.get("run", "checkpoint_interval_s", 120.0))
+        checkpoint = Checkpoint(checkpoint_dir, calc.fingerprint(), comm.rank, interval)
+    return integrate(calc.system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
+                     gap_tolerance=calc.gap_tolerance, phonon_energy=calc.phonon_energy,
+                     adiabatic_cutoff=calc.cutoff, comm=comm, checkpoint=checkpoint,
+                     progress=progress, k_resolved=k_resolved)
+
+
+def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1) -> Result:
+    """Turn integrals into a :class:`Result` with provenance."""
+    result = build_result(integrals, calc.setting, calc.grid.describe(), calc.cutoff)
+    system_info = {"name": getattr(calc.system, "name", type(calc.system).__name__),
+                   "num_bands": calc.system.num_bands,
+                   "occupied_bands": calc.n_occ, "fermi_energy": calc.fermi_energy}
+    system_info.update(getattr(calc.system, "info", {}) or {})
+    result.extra["system"] = system_info
+    if hasattr(calc.grid, "kz_weights"):
+        result.extra["kz_resolved"] = kz_resolved(integrals.rows, calc.grid.kz, calc.grid.kz_weights,
+                                                  calc.setting.spin_degeneracy)
+    result.provenance = {
+        "wanphonon_version": __version__,
+        "config_file": calc.config.path,
+        "config": calc.config.tables,
+        "displacements": calc.config.displacements,
+        "inputs_sha256": calc.inputs,
+        "mpi_ranks": ranks,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "host": platform.node(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return result
+
+
+def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *,
+        resume: bool = False, comm=None, progress: bool = False, overwrite: bool = False) -> Result | None:
+    """Prepare, integrate and (with ``out_dir``) write ``result.json``.
+
+    Returns the :class:`Result` on rank 0 (None on other MPI ranks).
+    """
+    comm = comm or SerialComm()
+    calc = prepare(config)
+    checkpoint_dir = None
+    if out_dir is not None:
+        result_path = os.path.join(out_dir, "result.json")
+        if comm.rank == 0:
+            if os.path.exists(result_path) and not (overwrite or resume):
+                raise WanphononError("a finished result is already there", path=result_path,
+                                     fix="choose another --out directory, or pass --overwrite")
+            os.makedirs(out_dir, exist_ok=True)
+        comm.barrier()
+        checkpoint_dir = os.path.join(out_dir, "checkpoint")
+        if not resume and comm.rank == 0 and os.path.isdir(checkpoint_dir):
+            for f in os.listdir(checkpoint_dir):
+                os.remove(os.path.join(checkpoint_dir, f))
+        comm.barrier()
+    integrals = compute(calc, comm=comm, checkpoint_dir=checkpoint_dir, progress=progress)
+    if comm.rank != 0:
+        return None
+    result = finish(calc, integrals, ranks=comm.size)
+    if out_dir is not None:
+        result.write_json(os.path.join(out_dir, "result.json"))
+    return result

@@ -1,0 +1,82 @@
+"""Command line: ``wanphonon run CONFIG.toml --out DIR`` and friends.
+
+A thin layer over :mod:`wanphonon.api`.  Errors in the user's input end the
+program with status 2 and one message naming the file, the line and the fix;
+no traceback (``--debug`` shows one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from . import __version__
+from .errors import WanphononError
+
+log = logging.getLogger("wanphonon")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wanphonon", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"wanphonon {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="compute chi terms, Born charges and the phonon moment")
+    r.add_argument("config", help="TOML configuration file")
+    r.add_argument("--out", required=True, help="output directory (result.json, plots, checkpoints)")
+    r.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing result.json")
+    r.add_argument("--plot", action="store_true", help="also draw the model's figures (PNG)")
+    for q in (r,):
+        q.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+        q.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+        q.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _run(args, comm) -> int:
+    from .api import run
+    result = run(args.config, args.out, resume=args.resume, comm=comm,
+                 progress=not args.quiet, overwrite=args.overwrite)
+    if comm.rank == 0:
+        if not args.quiet:
+            print(result.table())
+            print(f"\nwrote {os.path.join(args.out, 'result.json')}")
+        if args.plot:
+            from .plots import plots_for
+            for path in plots_for(args.config, result, args.out):
+                if not args.quiet:
+                    print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    from .engine.parallel import world
+    comm = world()
+    if comm.rank != 0:
+        logging.getLogger("wanphonon").setLevel(logging.WARNING)
+    try:
+        return {"run": _run}[args.command](args, comm)
+    except WanphononError as exc:
+        if args.debug:
+            raise
+        if comm.rank == 0:
+            print(f"wanphonon: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wanphonon: interrupted (resume with --resume)", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not a user error: say so, briefly
+        if args.debug:
+            raise
+        print(f"wanphonon: internal error: {type(exc).__name__}: {exc}\n"
+              "  rerun with --debug for the traceback and report it", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
