@@ -121,3 +121,42 @@ def reference_total_integrand(h, dk, du, dkdu, n_occ):
     for (i, j), s in eps.items():
         t += 0.5 * s * np.trace(p @ (pia[i][0] @ pia[j][1] - pia[i][1] @ pia[j][0]))
     return t
+
+
+def flake_chi_total(tb, size, n_occ, kappa=1e-4):
+    """chi_total of an open L x L flake of ``tb``, with no k-space at all (theory.md sec. 4).
+
+    chi_total = (1/Area) d Omega^MB_{ux uy} / d kappa at kappa = eB/hbar = 0, where
+    Omega^MB = i Tr P [d_ux P, d_uy P] is the many-electron Berry curvature of the
+    flake's ground state and B enters through Peierls factors
+    exp[i (kappa/2)(x_i y_j - x_j y_i)] on <i|H|j> (symmetric gauge).  Orbitals
+    sit at R + tau_b and do not move (u enters only through H(R; u)).
+    Area = number of cells x cell area; edges give O(1/L) corrections.
+    """
+    lat = tb.lattice[:2, :2]
+    n = tb.num_bands
+    cells = [(i, j) for i in range(size) for j in range(size)]
+    index = {c: m for m, c in enumerate(cells)}
+    dim = len(cells) * n
+    h0 = np.zeros((dim, dim), complex)
+    dh = np.zeros((2, dim, dim), complex)
+    for r, h, d in zip(tb.R, tb.H_R, np.moveaxis(tb.dH_R, 0, 1)):
+        for c in cells:
+            other = index.get((c[0] + r[0], c[1] + r[1]))
+            if r[2] == 0 and other is not None:
+                a, b = index[c] * n, other * n
+                h0[a:a + n, b:b + n] += h
+                dh[:, a:a + n, b:b + n] += d
+    pos = (np.array(cells, float) @ lat)[:, None, :] + tb.centres[None, :, :2]
+    x, y = (pos.reshape(-1, 2) - pos.reshape(-1, 2).mean(0)).T
+    occ = n_occ * len(cells)
+
+    def omega(kappa_):
+        phase = np.exp(0.5j * kappa_ * (x[:, None] * y[None, :] - x[None, :] * y[:, None]))
+        e, v = np.linalg.eigh(h0 * phase)
+        xm, ym = (v.conj().T @ (d * phase) @ v for d in dh)
+        w = 1 / (e[:occ, None] - e[None, occ:])
+        return -2 * np.imag(np.sum(xm[:occ, occ:] * ym[occ:, :occ].T * w ** 2))
+
+    area = len(cells) * abs(np.linalg.det(lat))
+    return (omega(kappa) - omega(-kappa)) / (2 * kappa) / area

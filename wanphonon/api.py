@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -178,4 +179,5 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
     result = finish(calc, integrals, ranks=comm.size)
     if out_dir is not None:
         result.write_json(os.path.join(out_dir, "result.json"))
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)   # finished: nothing left to resume
     return result

@@ -75,8 +75,12 @@ def load(path: str) -> Config:
                           fix="check the path given to 'wanphonon run'") from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(f"not valid TOML: {exc}", path=path,
-                          line=int(m.group(1)) if m else None,
+        if m:
+            line = int(m.group(1))
+        else:  # "at end of document": the problem started on or before the last line
+            with open(path, "rb") as fh:
+                line = max(fh.read().count(b"\n"), 1)
+        raise ConfigError(f"not valid TOML: {exc}", path=path, line=line,
                           fix="correct the TOML syntax (strings in quotes, arrays in [ ])") from None
     return from_dict(data, path=path)
 

@@ -34,15 +34,38 @@ def curvature_trace(d_a: np.ndarray, d_b: np.ndarray) -> np.ndarray:
     return -2.0 * np.einsum("kli,kli->k", np.conj(d_a), d_b).imag
 
 
-def second_chern_traces(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def second_chern_traces(d: dict[str, np.ndarray],
+                        shift: dict[tuple[str, str], np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The three gauge-invariant traces of the second Chern form per k-point.
 
-    ``d`` maps parameter names (kx, ky, ux, uy) to ``D_a`` stacks.
+    ``d`` maps parameter names (kx, ky, ux, uy) to ``D_a`` stacks.  ``shift``
+    adds matrices to individual curvatures (the centre-motion term of
+    ``Omega_{k u}``, see :func:`centre_motion_curvature`).
     """
     om = {pair: curvature(d[pair[0]], d[pair[1]])
           for pair in (("kx", "uy"), ("ky", "ux"), ("kx", "ux"), ("ky", "uy"),
                        ("kx", "ky"), ("ux", "uy"))}
+    for pair, extra in (shift or {}).items():
+        om[pair] = om[pair] + extra
     born_a = trace_product(om["kx", "uy"], om["ky", "ux"]).real
     born_b = -trace_product(om["kx", "ux"], om["ky", "uy"]).real
     energy = trace_product(om["kx", "ky"], om["ux", "uy"]).real
     return {"born_a": born_a, "born_b": born_b, "energy": energy}
+
+
+def centre_motion_curvature(vectors_occ: np.ndarray, dpos: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+    """The term ``-P d tau_i/d u_a P`` of ``Omega_{k_i u_a}`` from moving orbital positions.
+
+    With the position operator diagonal in the orbital basis, the Berry
+    connection in k contains ``<m| tau |n>``; when the orbitals move with the
+    ions (``tau(u)``) the curvature ``Omega_{k_i u_a}`` gains
+    ``-<m| d tau_i/d u_a |n>``.  In the atomic limit this is the electron that
+    follows its ion (Born charge -1 per electron).  ``vectors_occ``:
+    ``(nk, N, n_occ)``; ``dpos``: ``(2, 3, N)``.  Returns matrices for (k_i, u_a)
+    with i = x, y.
+    """
+    out = {}
+    for a, ua in enumerate(("ux", "uy")):
+        for i, ki in enumerate(("kx", "ky")):
+            out[ki, ua] = -np.einsum("kbm,b,kbn->kmn", np.conj(vectors_occ), dpos[a, i], vectors_occ)
+    return out

@@ -24,14 +24,22 @@ class HamiltonianDerivatives:
                                     components of the phonon (displacement of the
                                     representative ion).
     dkdu: ``(2, 2, nk, N, N)``      ``d^2 H / d k_i d u_a`` for in-plane i = x, y.
+    dpos: ``(2, 3, N)`` or None     ``d tau_{n,i} / d u_a``: motion of the orbital
+                                    (Wannier-centre) positions with the phonon.
 
-    ``d_k d_k H`` and ``d_u d_u H`` never enter any quantity at u = 0.
+    For tight-binding input (Bloch convention I, theory.md sec. 10) the
+    u-derivatives are taken in the orbital basis that moves with the ions:
+    ``du = FT_I[d H(R)/du]`` and ``dkdu = d_k du``, at the equilibrium
+    positions; the centre motion enters separately through ``dpos`` (see
+    docs/theory.md, "Moving Wannier centres").  ``d_k d_k H`` and
+    ``d_u d_u H`` never enter any quantity at u = 0.
     """
 
     H: np.ndarray
     dk: np.ndarray
     du: np.ndarray
     dkdu: np.ndarray
+    dpos: np.ndarray | None = None
 
     @property
     def nk(self) -> int:
@@ -44,4 +52,4 @@ class HamiltonianDerivatives:
     def subset(self, mask: np.ndarray) -> "HamiltonianDerivatives":
         """The same data restricted to the k-points selected by a boolean mask."""
         return HamiltonianDerivatives(self.H[mask], self.dk[:, mask], self.du[:, mask],
-                                      self.dkdu[:, :, mask])
+                                      self.dkdu[:, :, mask], self.dpos)

@@ -2,16 +2,20 @@
 
 This is the common form of the built-in lattice models and of Wannier90 input
 after the displacement step.  Bloch convention I (theory.md sec. 10), with the
-orbital (Wannier-centre) positions ``tau_a`` that may move with the phonon:
+orbital (Wannier-centre) positions ``tau_a`` of the equilibrium structure:
 
-    H_ab(k; u) = sum_R H_ab(R; u) exp[i k.(R + tau_b(u) - tau_a(u))],
+    H_ab(k) = sum_R H_ab(R) exp[i k.(R + tau_b - tau_a)],
+    d_k H   = FT[i (R + tau_b - tau_a) H(R)],
+    d_u H   = FT[d_u H(R)],          d_k d_u H = FT[i (R + tau_b - tau_a) d_u H(R)],
 
-so that, at u = 0 and with ``dtau = d tau / d u``,
-
-    d_u H  = FT[d_u H(R)] + i k.(dtau_b - dtau_a) H_ab(k),
-    d_k H  = FT[i (R + tau_b - tau_a) H(R)],
-    d_k d_u H = FT[i (R + tau_b - tau_a) d_u H(R)]
-              + i (dtau_b - dtau_a)_i H_ab(k) + i k.(dtau_b - dtau_a) d_k H_ab(k).
+where FT is the convention-I sum.  The u-derivatives are those of the
+tight-binding Hamiltonian in the orbital basis that moves with the ions; the
+motion of the centres themselves, ``dcentres = d tau / d u``, is handed to the
+geometry code separately (``HamiltonianDerivatives.dpos``), where it enters the
+Berry connection in k through the position operator (docs/theory.md, "Moving
+Wannier centres").  Adding ``i k.(dtau_b - dtau_a) H_ab`` to ``d_u H`` instead
+would make the integrands non-periodic in k and lose the centre motion from
+the Born charge (tests/test_moving_centres.py).
 
 ``H(R)[r, a, b] = <0, a| H |R_r, b>`` in eV, ``R`` in lattice-vector units,
 already divided by Wannier90's degeneracy weights and with the minimal-replica
@@ -108,19 +112,11 @@ class TightBinding:
         ph = np.exp(1j * (k_cart @ tau.T))                       # (nk, N): e^{i k.tau_a}
         gauge = np.conj(ph)[:, :, None] * ph[:, None, :]         # e^{i k.(tau_b - tau_a)}
         ft = ft * gauge[:, None]
-        h = ft[:, 0]
+        h, du = ft[:, 0], ft[:, 4:6]
         dtau = tau[None, :, :] - tau[:, None, :]                 # (N, N, 3): tau_b - tau_a
         dk = np.stack([ft[:, 1 + i] + 1j * dtau[:, :, i] * h for i in range(3)])
-        du_r = ft[:, 4:6]
         dkdu_r = ft[:, 6:10].reshape(len(k_cart), 2, 2, *h.shape[1:])
-        du, dkdu = [], [[None, None], [None, None]]
-        for a in range(2):
-            ddt = self.dcentres[a][None, :, :] - self.dcentres[a][:, None, :]   # (N, N, 3)
-            kdt = 1j * np.einsum("ki,abi->kab", k_cart, ddt)
-            x = du_r[:, a] + kdt * h
-            du.append(x)
-            for i in range(2):
-                dkdu[i][a] = (dkdu_r[:, i, a] + 1j * dtau[:, :, i] * du_r[:, a]
-                              + 1j * ddt[:, :, i] * h + kdt * dk[i])
-        return HamiltonianDerivatives(h, dk, np.stack(du),
-                                      np.stack([np.stack(row) for row in dkdu]))
+        dkdu = np.stack([np.stack([dkdu_r[:, i, a] + 1j * dtau[:, :, i] * du[:, a] for a in range(2)])
+                         for i in range(2)])
+        dpos = np.swapaxes(self.dcentres, 1, 2) if np.any(self.dcentres) else None
+        return HamiltonianDerivatives(h, dk, np.moveaxis(du, 1, 0), dkdu, dpos)
