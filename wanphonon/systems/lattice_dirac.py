@@ -10,9 +10,10 @@ at k = 0:
 
 and a Wilson mass ``-Delta2 k_par^2`` (``Delta2`` in eV A^2) gaps the
 doublers at the zone boundary, ``D(k) = Delta0 - Delta1 kz^2 - Delta2 k_par^2``.
-``Delta2`` must have the sign of the mass far from the Dirac points (that of
-``-Delta1`` when ``Delta1 != 0``, else that of ``Delta0``): the doublers then
-never invert and add no Dirac points.  The phonon coupling ``zeta (uy G_uy + ux G_ux)``
+The Wilson term ``-Delta2 k_par^2`` must carry the sign of the mass far from the
+Dirac points (that of ``-Delta1 kz^2`` when ``Delta1 != 0``, else the opposite of
+``Delta0``), i.e. ``Delta2`` has the sign of ``Delta1`` (or of ``-Delta0``): the
+doublers then never invert and add no Dirac points.  The phonon coupling ``zeta (uy G_uy + ux G_ux)``
 is k-independent: the ion displacement is a parameter and the orbitals sit at
 the cell origin (``tau = 0``), so Bloch conventions I and II coincide.
 
