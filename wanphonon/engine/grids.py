@@ -165,11 +165,13 @@ class SlicedPolarGrid:
     momentum scale.  The kz axis is split at the zeros of ``D`` and, with
     ``phonon_energy`` (eV), at ``|D| = phonon_energy/2``; slices with
     ``2|D(kz)| < phonon_energy`` are dropped (adiabatic cutoff of the paper).
+    ``excluded_kz``: the dropped kz > 0 intervals (1/A), for the record.
     """
 
     def __init__(self, mass, scale, kz_scale: float, kz_roots, phonon_energy: float | None = None,
-                 order: int = 8, n_angles: int = 4):
+                 order: int = 8, n_angles: int = 4, excluded_kz: list | None = None):
         self.mass, self.scale = mass, scale
+        self.excluded_kz = excluded_kz or []
         self.phonon_energy = phonon_energy
         self.order, self.n_angles = order, n_angles
         self.dimension = 3
@@ -198,4 +200,6 @@ class SlicedPolarGrid:
 
     def describe(self) -> dict:
         return {"kind": "kz_sliced_polar", "kz_nodes": int(self.n_batches), "order": self.order,
-                "angles": self.n_angles, "phonon_energy_eV": self.phonon_energy}
+                "angles": self.n_angles, "phonon_energy_eV": self.phonon_energy,
+                "excluded_kz_intervals": self.excluded_kz}
+

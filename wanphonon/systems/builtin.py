@@ -62,6 +62,14 @@ def _kz_roots(model: DiracContinuum, phonon_energy: float | None) -> list[float]
     return sorted(set(roots))
 
 
+def _excluded_kz(model: DiracContinuum, phonon_energy: float) -> list[list[float]]:
+    """kz > 0 intervals (1/A) where ``2|D(kz)| < phonon_energy`` (D = Delta0 - Delta1 kz^2)."""
+    lo, hi = sorted(((model.delta0 - s * phonon_energy / 2) / model.delta1) for s in (1, -1))
+    if hi <= 0:
+        return []
+    return [[math.sqrt(max(lo, 0.0)), math.sqrt(hi)]]
+
+
 def builtin_system(cfg: Config, phonon_energy: float | None, cutoff: bool):
     """``(system, grid, dimension, cell_measure)`` for a ``[model]`` configuration."""
     m = cfg.tables["model"]
@@ -106,7 +114,8 @@ def builtin_system(cfg: Config, phonon_energy: float | None, cutoff: bool):
         grid = SlicedPolarGrid(model.mass, model.length_scale,
                                math.sqrt(abs(model.delta0 / model.delta1)),
                                _kz_roots(model, phonon_energy if cutoff else None),
-                               phonon_energy if cutoff else None, order, angles)
+                               phonon_energy if cutoff else None, order, angles,
+                               excluded_kz=_excluded_kz(model, phonon_energy) if cutoff else None)
         cell = m.get("cell_volume")
     return model, grid, model.dimension, None if cell is None else float(cell)
 
