@@ -1,0 +1,147 @@
+"""From Wannier90 runs (equilibrium + displaced) to a tight-binding system with dH/du(R).
+
+Steps, each in its own module:
+
+1. read every run (:func:`wanphonon.io.seed.read_seed`), check that the runs
+   belong together (same lattice, same number of Wannier functions);
+2. align the gauge of every displaced run to the equilibrium run
+   (:func:`wanphonon.gauge.align`);
+3. dH/du(R) and d tau/du (Wannier-centre motion) by the finite-difference
+   stencil of the displacement amplitudes (:mod:`wanphonon.displacement`), on
+   the union of the R vectors of all runs;
+4. the minimal-replica (``use_ws_distance``) placement of the equilibrium run is
+   applied to H(R) and dH/du(R) alike, so that a hopping is never counted at
+   one image in one run and at another in the next.
+
+``[wannier] positions``: ``"wannier"`` (default) takes the Wannier centres of
+each run: the response carries both the change of the hoppings (dH/du(R), in
+the basis that moves with the ions) and the motion of the centres (d tau/du,
+which enters the Berry connection through the position operator, see
+:mod:`wanphonon.systems.tight_binding`); ``"fixed"`` keeps the equilibrium
+centres (u is a pure parameter of the Hamiltonian, as for model Hamiltonians).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+
+from .config import Config
+from .displacement import stencil
+from .engine.grids import UniformGrid
+from .errors import ConfigError, ModelMismatchError
+from .gauge import RealSpaceModel, align, on_common_r
+from .io.seed import WannierRun, read_seed
+from .io.wsvec import apply_ws_shifts
+from .systems.tight_binding import TightBinding
+
+log = logging.getLogger("wanphonon")
+
+#: Largest difference (A) between the lattice vectors of two runs that are to be combined.
+LATTICE_TOLERANCE_A = 1e-4
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_same_model(eq: WannierRun, run: WannierRun) -> None:
+    n_eq, n = eq.raw_H_R.shape[-1], run.raw_H_R.shape[-1]
+    if n != n_eq:
+        raise ModelMismatchError(
+            f"run '{run.seedname}' has {n} Wannier functions, the equilibrium run '{eq.seedname}' "
+            f"has {n_eq}", path=run.files.get("hr") or run.files.get("tb"),
+            fix="Wannierise every run with the same num_wann and projections")
+    diff = float(np.max(np.abs(run.lattice - eq.lattice)))
+    if diff > LATTICE_TOLERANCE_A:
+        raise ModelMismatchError(
+            f"the lattice of run '{run.seedname}' differs from that of '{eq.seedname}' by up to "
+            f"{diff:.3g} A", path=run.files.get("tb") or run.files.get("win"),
+            fix="displace the ion, not the cell: every run must use the equilibrium lattice vectors")
+
+
+def _run_model(run: WannierRun, positions: str) -> RealSpaceModel:
+    if run.centres is None and positions == "wannier":
+        raise ConfigError(
+            f"run '{run.seedname}' has no Wannier centres (no _centres.xyz, no _tb.dat)",
+            path=run.files.get("hr"),
+            fix="set write_xyz = true (or write_tb = true) in the .win and rerun Wannier90, or set "
+                "[wannier] positions = \"fixed\" if u is a pure model parameter")
+    return RealSpaceModel(run.raw_R, run.raw_H_R, run.centres)
+
+
+def _place_images(eq: WannierRun, R: np.ndarray, stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the equilibrium run's minimal-replica shifts to ``stack`` ``(nR, N, N, k)``."""
+    if eq.wsvec is None:
+        return R, stack
+    known = (R[:, None, :] == eq.raw_R[None, :, :]).all(-1)          # (nR_union, nR_eq)
+    in_eq = known.any(axis=1)
+    order = np.argmax(known[in_eq], axis=1)
+    on_eq = np.zeros((len(eq.raw_R),) + stack.shape[1:], dtype=complex)
+    on_eq[order] = stack[in_eq]
+    R_ws, placed = apply_ws_shifts(eq.raw_R, on_eq, eq.wsvec)
+    if in_eq.all():
+        return R_ws, placed
+    # R vectors that only displaced runs have (after lattice translations of WFs) stay put
+    R_all, (a, b) = on_common_r([RealSpaceModel(R_ws, placed, None),
+                                 RealSpaceModel(R[~in_eq], stack[~in_eq], None)])
+    return R_all, a + b
+
+
+def wannier_system(cfg: Config) -> tuple[TightBinding, UniformGrid, dict[str, str]]:
+    """``(system, grid, input hashes)`` for a ``[wannier]`` configuration."""
+    w = cfg.tables["wannier"]
+    positions = w.get("positions", "wannier")
+    if positions not in ("wannier", "fixed"):
+        raise ConfigError(f"[wannier] positions = {positions!r} is not known", path=cfg.path,
+                          fix='use "wannier" (centres move with the ions) or "fixed"')
+    eq = read_seed(cfg.resolve(w["seedname"]))
+    runs = [read_seed(cfg.resolve(d["seedname"])) for d in cfg.displacements]
+    for run in runs:
+        _check_same_model(eq, run)
+    us = np.array([d["u"] for d in cfg.displacements], dtype=float)
+    fd = stencil(us, source=cfg.path or "<config>")
+
+    eq_model = _run_model(eq, positions)
+    aligned, reports = [], []
+    for run, u in zip(runs, us):
+        model, report = align(eq_model, _run_model(run, positions), eq.lattice, u, run.seedname)
+        aligned.append(model)
+        reports.append(report)
+        for note in report.notes:
+            log.info("%s: %s", run.seedname, note)
+    R, (h_eq, *h_runs) = on_common_r([eq_model, *aligned])
+    dH = fd.apply(np.array(h_runs) - h_eq[None])                       # (2, nR, N, N)
+    stack = np.concatenate([h_eq[..., None], np.moveaxis(dH, 0, -1)], axis=-1)
+    R, stack = _place_images(eq, R, stack)
+    H_R, dH_R = stack[..., 0], np.moveaxis(stack[..., 1:], -1, 0)
+
+    centres = eq_model.centres if eq_model.centres is not None else np.zeros((H_R.shape[-1], 3))
+    dcentres = np.zeros((2,) + centres.shape)
+    if positions == "wannier":
+        dcentres = fd.apply(np.array([m.centres for m in aligned]) - centres[None])
+
+    size = cfg.get("kmesh", "size")
+    if size[2] == 1 and np.any(R[:, 2] != 0):
+        log.warning("the k-mesh is two-dimensional but H(R) has hoppings along a3: the kz = 0 "
+                    "plane is integrated (per area)")
+    grid_kwargs = {} if cfg.get("kmesh", "batch_size") is None else {
+        "batch_size": int(cfg.get("kmesh", "batch_size"))}
+    grid = UniformGrid(eq.lattice, size, cfg.get("kmesh", "shift", [0.0, 0.0, 0.0]), **grid_kwargs)
+
+    dh_error = fd.error_estimate(np.array(h_runs) - h_eq[None])
+    info = {"wannier_functions": int(H_R.shape[-1]), "r_vectors": int(len(R)),
+            "positions": positions, "stencil": fd.describe(),
+            "dH_du_error": dh_error,
+            "dH_du_norm_eV_per_A": float(np.linalg.norm(dH_R)),
+            "alignment": {r.seedname: r.describe() for r in reports},
+            "centre_motion": dcentres.tolist()}
+    system = TightBinding(eq.lattice, R, H_R, dH_R, centres, dcentres, name=eq.seedname, info=info)
+    inputs = {path: _sha256(path) for run in (eq, *runs) for path in run.files.values()}
+    return system, grid, inputs
