@@ -232,5 +232,39 @@ def test_hbn_example_config_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     r = json.loads((tmp_path / "result.json").read_text())
     assert r["born_charge_total"][0][0] == pytest.approx(2.706873, rel=0.03)
-    assert r["system"]["stencil"]["fit_degree"] == 4        # +-delta and +-2 delta: fourth order
-    assert r["system"]["dH_du_error"]["richardson_relative"] < 1e-2
+    assert r["system"]["stencil"]["B"]["fit_degree"] == 4        # +-delta and +-2 delta: fourth order
+    assert r["system"]["dH_du_error"]["B"]["richardson_relative"] < 1e-2
+
+
+# ------------------------------------------------------------------ the phonon mode (issue 4)
+def mode_config(folder, c_n):
+    src = open(os.path.join(HBN, "..", "mode_Eprime.toml")).read()
+    text = src.replace("pattern = { N = -0.771828 }", f"pattern = {{ N = {c_n} }}")
+    text = text.replace('"wannier/', f'"{HBN}/').replace("[48, 48, 1]", "[24, 24, 1]")
+    path = os.path.join(folder, "mode.toml")
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def test_rigid_translation_sum_rule(tmp_path):
+    """B and N moved together (an acoustic mode at Gamma) drag all 8 valence electrons per cell
+    rigidly: the electronic moment is that of -8 e on the ions' circle, chi A_c = -8, and
+    the mode's total Born charge vanishes (acoustic sum rule of the DFT data)."""
+    r = wanphonon.run(mode_config(str(tmp_path), 1.0))
+    area = r.setting["cell_measure"]
+    assert r.chi["total"] * area == pytest.approx(-8.0, rel=2e-3)
+    assert abs(r.chi["energy"]) * area < 1e-6 and abs(r.chi["nontopological"]) * area < 1e-6
+    assert abs(r.born_charge_total[0][0]) < 0.01
+
+
+def test_eprime_mode_weight_and_point_charge_estimate(tmp_path):
+    r = wanphonon.run(mode_config(str(tmp_path), -0.771828))
+    dft = json.load(open(os.path.join(HBN, "..", "dft_born_charges.json")))
+    e_b = dft["gamma_phonons"]["E_prime"]["eigenvector_x_mass_weighted"][0][0]
+    assert r.moment["mode_weight"] == pytest.approx(e_b ** 2, rel=2e-3)        # ph.x eigenvector
+    z = {k: np.array(v["total"])[0, 0] for k, v in r.extra["born_charge_per_ion"].items()}
+    assert z["B"] + z["N"] == pytest.approx(0.0, abs=0.01)                     # acoustic sum rule
+    w = r.moment["mode_weight"]
+    expected = w * (z["B"] + z["N"] * 0.771828 ** 2)
+    assert r.moment["point_charge_estimate"]["ionic_magneton"] == pytest.approx(expected, rel=1e-4)

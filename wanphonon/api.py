@@ -19,7 +19,7 @@ import os
 import platform
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,9 +31,10 @@ from .engine.integrate import Integrals, integrate
 from .engine.parallel import SerialComm
 from .errors import ConfigError, WanphononError
 from .geometry.bands import DEFAULT_GAP_TOLERANCE
+from .mode import PhononPattern
 from .results import PhysicalSetting, Result, build_result, kz_resolved
 from .systems.builtin import builtin_system
-from .units import species_mass
+from .units import magneton_ratios, species_mass
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Calculation:
     gap_tolerance: float
     cutoff: bool
     inputs: dict[str, str]
+    pattern: PhononPattern | None = None
+    ion_systems: dict[str, Any] = field(default_factory=dict)
 
     @property
     def phonon_energy(self) -> float | None:
@@ -81,9 +84,10 @@ def prepare(config: str | os.PathLike | dict | Config) -> Calculation:
     if cfg.is_builtin_model:
         system, grid, dim, cell = builtin_system(cfg, None if e_ph is None else 1e-3 * e_ph, cutoff)
         inputs: dict[str, str] = {}
+        pattern, ion_systems = None, {}
     else:
         from .wannier_input import wannier_system
-        system, grid, inputs = wannier_system(cfg)
+        system, grid, inputs, pattern, ion_systems = wannier_system(cfg)
         dim, cell = grid.dimension, grid.cell_measure
     n_occ = el.get("occupied_bands")
     fermi = el.get("fermi_energy")
@@ -101,14 +105,21 @@ def prepare(config: str | os.PathLike | dict | Config) -> Calculation:
     species = ph.get("species")
     if species is not None:
         mass = species_mass(species)
+    weight = ph.get("mode_weight")
+    if weight is None and pattern is not None:
+        weight = pattern.mode_weight()
+    valence = ph.get("valence")
+    if isinstance(valence, dict):
+        valence = None if pattern is None else pattern.valences.get(pattern.representative)
     setting = PhysicalSetting(
         dimension=dim,
         spin_degeneracy=int(el.get("spin_degeneracy", getattr(system, "default_spin_degeneracy", 1))),
         cell_measure=cell, mass_amu=None if mass is None else float(mass), species=species,
-        valence=ph.get("valence"), mode_weight=float(ph.get("mode_weight", 1.0)),
+        valence=valence, mode_weight=float(1.0 if weight is None else weight),
         phonon_energy_meV=e_ph)
     return Calculation(cfg, system, grid, setting, n_occ, fermi,
-                       float(el.get("gap_tolerance", DEFAULT_GAP_TOLERANCE)), cutoff, inputs)
+                       float(el.get("gap_tolerance", DEFAULT_GAP_TOLERANCE)), cutoff, inputs,
+                       pattern, ion_systems)
 
 
 def compute(calc: Calculation, *, comm=None, checkpoint_dir: str | None = None,
@@ -125,9 +136,52 @@ def compute(calc: Calculation, *, comm=None, checkpoint_dir: str | None = None,
                      progress=progress, k_resolved=k_resolved)
 
 
-def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1) -> Result:
+def ion_born_charges(calc: Calculation, *, comm=None) -> dict[str, np.ndarray] | None:
+    """Electronic Born charge ``(3, 2)`` of every ion of a multi-ion mode (rank 0; e per cell).
+
+    Each ion's own displaced runs give its own dH/du; its Born charge is the
+    integral of ``Tr Omega_{k_i u_j}`` for that derivative (the other integrands
+    of that pass are not used).
+    """
+    out = {}
+    for label, system in calc.ion_systems.items():
+        res = integrate(system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
+                        gap_tolerance=calc.gap_tolerance, comm=comm or SerialComm())
+        if res is not None:
+            out[label] = calc.setting.spin_degeneracy * calc.setting.cell_measure * res.born_charge
+    return out or None
+
+
+def _mode_report(calc: Calculation, charges: dict[str, np.ndarray], result: Result) -> None:
+    """Per-ion Born charges, the mode's total charge and the point-charge moment estimate."""
+    pattern = calc.pattern
+    per_ion = {}
+    for label, z in charges.items():
+        entry = {"electronic": z.tolist()}
+        if label in pattern.valences:
+            entry["total"] = (z + pattern.valences[label] * np.eye(3, 2)).tolist()
+        per_ion[label] = entry
+    result.extra["born_charge_per_ion"] = per_ion
+    result.extra["phonon_pattern"] = {k: c.tolist() for k, c in pattern.matrices.items()}
+    if all(label in pattern.valences for label in charges):
+        # dipole per unit u of the whole mode: sum_kappa Z*_kappa C_kappa
+        mode = sum((np.array(per_ion[k]["total"])[:, :2] @ c) for k, c in pattern.matrices.items())
+        result.born_charge_total = mode.tolist()
+        if result.moment is not None:
+            charges_2d = {k: np.array(per_ion[k]["total"])[:2, :2] for k in charges}
+            pc = pattern.point_charge_moment(charges_2d, calc.setting.mode_weight)
+            result.moment["point_charge_estimate"] = {
+                "ionic_magneton": pc,
+                **{u: pc * r for u, r in magneton_ratios(calc.setting.mass_amu).items()}} \
+                if calc.setting.mass_amu else {"ionic_magneton": pc}
+
+
+def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1,
+           charges: dict[str, np.ndarray] | None = None) -> Result:
     """Turn integrals into a :class:`Result` with provenance."""
     result = build_result(integrals, calc.setting, calc.grid.describe(), calc.cutoff)
+    if charges:
+        _mode_report(calc, charges, result)
     system_info = {"name": getattr(calc.system, "name", type(calc.system).__name__),
                    "num_bands": calc.system.num_bands,
                    "occupied_bands": calc.n_occ, "fermi_energy": calc.fermi_energy}
@@ -174,9 +228,10 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
                 os.remove(os.path.join(checkpoint_dir, f))
         comm.barrier()
     integrals = compute(calc, comm=comm, checkpoint_dir=checkpoint_dir, progress=progress)
+    charges = ion_born_charges(calc, comm=comm) if calc.ion_systems else None
     if comm.rank != 0:
         return None
-    result = finish(calc, integrals, ranks=comm.size)
+    result = finish(calc, integrals, ranks=comm.size, charges=charges)
     if out_dir is not None:
         result.write_json(os.path.join(out_dir, "result.json"))
         shutil.rmtree(checkpoint_dir, ignore_errors=True)   # finished: nothing left to resume

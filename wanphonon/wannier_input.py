@@ -35,6 +35,7 @@ from .errors import ConfigError, ModelMismatchError
 from .gauge import RealSpaceModel, align, on_common_r
 from .io.seed import WannierRun, read_seed
 from .io.wsvec import apply_ws_shifts
+from .mode import pattern_from_config
 from .systems.tight_binding import TightBinding
 
 log = logging.getLogger("wanphonon")
@@ -94,38 +95,67 @@ def _place_images(eq: WannierRun, R: np.ndarray, stack: np.ndarray) -> tuple[np.
     return R_all, a + b
 
 
-def wannier_system(cfg: Config) -> tuple[TightBinding, UniformGrid, dict[str, str]]:
-    """``(system, grid, input hashes)`` for a ``[wannier]`` configuration."""
-    w = cfg.tables["wannier"]
-    positions = w.get("positions", "wannier")
-    if positions not in ("wannier", "fixed"):
-        raise ConfigError(f"[wannier] positions = {positions!r} is not known", path=cfg.path,
-                          fix='use "wannier" (centres move with the ions) or "fixed"')
-    eq = read_seed(cfg.resolve(w["seedname"]))
-    runs = [read_seed(cfg.resolve(d["seedname"])) for d in cfg.displacements]
-    for run in runs:
-        _check_same_model(eq, run)
-    us = np.array([d["u"] for d in cfg.displacements], dtype=float)
-    fd = stencil(us, source=cfg.path or "<config>")
-
-    eq_model = _run_model(eq, positions)
+def _per_ion_derivatives(eq_model: RealSpaceModel, lattice: np.ndarray, runs, us, positions: str,
+                         source: str):
+    """Aligned runs of one ion -> (stencil, aligned models, alignment reports)."""
+    fd = stencil(us, source=source)
     aligned, reports = [], []
     for run, u in zip(runs, us):
-        model, report = align(eq_model, _run_model(run, positions), eq.lattice, u, run.seedname)
+        model, report = align(eq_model, _run_model(run, positions), lattice, u, run.seedname)
         aligned.append(model)
         reports.append(report)
         for note in report.notes:
             log.info("%s: %s", run.seedname, note)
-    R, (h_eq, *h_runs) = on_common_r([eq_model, *aligned])
-    dH = fd.apply(np.array(h_runs) - h_eq[None])                       # (2, nR, N, N)
-    stack = np.concatenate([h_eq[..., None], np.moveaxis(dH, 0, -1)], axis=-1)
-    R, stack = _place_images(eq, R, stack)
-    H_R, dH_R = stack[..., 0], np.moveaxis(stack[..., 1:], -1, 0)
+    return fd, aligned, reports
 
-    centres = eq_model.centres if eq_model.centres is not None else np.zeros((H_R.shape[-1], 3))
-    dcentres = np.zeros((2,) + centres.shape)
-    if positions == "wannier":
-        dcentres = fd.apply(np.array([m.centres for m in aligned]) - centres[None])
+
+def wannier_system(cfg: Config):
+    """``(system, grid, input hashes, pattern, per-ion systems)`` for a ``[wannier]`` configuration.
+
+    ``system`` carries the derivative along the phonon mode; ``per-ion systems``
+    (only when the mode moves several ions) carry each ion's own derivative, for
+    its Born charge.
+    """
+    w = cfg.tables["wannier"]
+    source = cfg.path or "<config>"
+    positions = w.get("positions", "wannier")
+    if positions not in ("wannier", "fixed"):
+        raise ConfigError(f"[wannier] positions = {positions!r} is not known", path=cfg.path,
+                          fix='use "wannier" (centres move with the ions) or "fixed"')
+    phonon = cfg.tables.get("phonon", {})
+    rep = phonon.get("ion") or phonon.get("species") or "representative"
+    labels = [d.get("ion", rep) for d in cfg.displacements]
+    pattern = pattern_from_config(phonon, set(labels), source)
+    eq = read_seed(cfg.resolve(w["seedname"]))
+    runs = [read_seed(cfg.resolve(d["seedname"])) for d in cfg.displacements]
+    for run in runs:
+        _check_same_model(eq, run)
+    eq_model = _run_model(eq, positions)
+    centres = eq_model.centres if eq_model.centres is not None else np.zeros((eq.num_wann, 3))
+
+    per_ion, reports = {}, []
+    for label in pattern.labels:
+        idx = [i for i, lab in enumerate(labels) if lab == label]
+        us = np.array([cfg.displacements[i]["u"] for i in idx], dtype=float)
+        fd, aligned, rep_reports = _per_ion_derivatives(eq_model, eq.lattice, [runs[i] for i in idx],
+                                                        us, positions, f"{source} (ion {label})")
+        per_ion[label] = (fd, aligned)
+        reports += rep_reports
+    every = [m for _, aligned in per_ion.values() for m in aligned]
+    R, (h_eq, *h_all) = on_common_r([eq_model, *every])
+    d_h, d_tau, errors, start = {}, {}, {}, 0
+    for label, (fd, aligned) in per_ion.items():
+        diffs = np.array(h_all[start:start + len(aligned)]) - h_eq[None]
+        start += len(aligned)
+        d_h[label] = fd.apply(diffs)                                       # (2, nR, N, N)
+        errors[label] = fd.error_estimate(diffs)
+        d_tau[label] = (fd.apply(np.array([m.centres for m in aligned]) - centres[None])
+                        if positions == "wannier" else np.zeros((2,) + centres.shape))
+    channels = [pattern.combine(d_h)] + ([d_h[k] for k in pattern.labels] if len(d_h) > 1 else [])
+    stack = np.concatenate([h_eq[..., None]] + [np.moveaxis(c, 0, -1) for c in channels], axis=-1)
+    R, stack = _place_images(eq, R, stack)
+    H_R = stack[..., 0]
+    dH = [np.moveaxis(stack[..., 1 + 2 * i:3 + 2 * i], -1, 0) for i in range(len(channels))]
 
     size = cfg.get("kmesh", "size")
     if size[2] == 1 and np.any(R[:, 2] != 0):
@@ -135,13 +165,18 @@ def wannier_system(cfg: Config) -> tuple[TightBinding, UniformGrid, dict[str, st
         "batch_size": int(cfg.get("kmesh", "batch_size"))}
     grid = UniformGrid(eq.lattice, size, cfg.get("kmesh", "shift", [0.0, 0.0, 0.0]), **grid_kwargs)
 
-    dh_error = fd.error_estimate(np.array(h_runs) - h_eq[None])
+    dcentres = pattern.combine(d_tau)
     info = {"wannier_functions": int(H_R.shape[-1]), "r_vectors": int(len(R)),
-            "positions": positions, "stencil": fd.describe(),
-            "dH_du_error": dh_error,
-            "dH_du_norm_eV_per_A": float(np.linalg.norm(dH_R)),
+            "positions": positions,
+            "stencil": {k: fd.describe() for k, (fd, _) in per_ion.items()},
+            "dH_du_error": errors,
+            "dH_du_norm_eV_per_A": float(np.linalg.norm(dH[0])),
             "alignment": {r.seedname: r.describe() for r in reports},
             "centre_motion": dcentres.tolist()}
-    system = TightBinding(eq.lattice, R, H_R, dH_R, centres, dcentres, name=eq.seedname, info=info)
+    system = TightBinding(eq.lattice, R, H_R, dH[0], centres, dcentres, name=eq.seedname, info=info)
+    ion_systems = {}
+    if len(channels) > 1:
+        ion_systems = {k: TightBinding(eq.lattice, R, H_R, d, centres, d_tau[k], name=f"{eq.seedname}:{k}")
+                       for k, d in zip(pattern.labels, dH[1:])}
     inputs = {path: _sha256(path) for run in (eq, *runs) for path in run.files.values()}
-    return system, grid, inputs
+    return system, grid, inputs, pattern, ion_systems
