@@ -184,7 +184,20 @@ def non_hermitian(folder):
     edit(folder / "eq_tb.dat", 30, lambda s: s[:13] + " 0.12345678E+00 " + s[29:])
 
 
+def other_setting(folder):
+    """B_xp Wannierised with fewer iterations than the other runs."""
+    edit(folder / "B_xp.win", 9, lambda s: s.replace("200", "100"))
+
+
+def mislabelled(folder):
+    """The files of B_xm (u = -0.01 x) sit under the name B_yp (u = +0.01 y)."""
+    for suffix in ("_tb.dat", "_hr.dat", "_wsvec.dat", "_centres.xyz", ".win"):
+        shutil.copy(folder / f"B_xm{suffix}", folder / f"B_yp{suffix}")
+
+
 BAD = {
+    "setting": (other_setting, "B_xp.win, line 9: Wannier90 setting 'num_iter' differs"),
+    "mislabelled": (mislabelled, "B_yp.win"),
     "truncated": (lambda f: (f / "B_xp_tb.dat").write_text((f / "B_xp_tb.dat").read_text()[:50000]),
                   "B_xp_tb.dat, line 1179"),
     "nan": (lambda f: edit(f / "eq_tb.dat", 30, lambda s: s[:13] + "            NaN " + s[29:]),

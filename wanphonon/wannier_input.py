@@ -3,7 +3,8 @@
 Steps, each in its own module:
 
 1. read every run (:func:`wanphonon.io.seed.read_seed`), check that the runs
-   belong together (same lattice, same number of Wannier functions);
+   belong together (same lattice and number of Wannier functions, same Wannier90
+   settings, atoms moved as declared: :mod:`wanphonon.consistency`);
 2. align the gauge of every displaced run to the equilibrium run
    (:func:`wanphonon.gauge.align`);
 3. dH/du(R) and d tau/du (Wannier-centre motion) by the finite-difference
@@ -29,6 +30,7 @@ import logging
 import numpy as np
 
 from .config import Config
+from .consistency import check_displacement, check_settings
 from .displacement import stencil
 from .engine.grids import UniformGrid
 from .errors import ConfigError, ModelMismatchError
@@ -95,10 +97,8 @@ def _place_images(eq: WannierRun, R: np.ndarray, stack: np.ndarray) -> tuple[np.
     return R_all, a + b
 
 
-def _per_ion_derivatives(eq_model: RealSpaceModel, lattice: np.ndarray, runs, us, positions: str,
-                         source: str):
-    """Aligned runs of one ion -> (stencil, aligned models, alignment reports)."""
-    fd = stencil(us, source=source)
+def _aligned_runs(eq_model: RealSpaceModel, lattice: np.ndarray, runs, us, positions: str):
+    """The runs of one ion in the equilibrium gauge, and the alignment reports."""
     aligned, reports = [], []
     for run, u in zip(runs, us):
         model, report = align(eq_model, _run_model(run, positions), lattice, u, run.seedname)
@@ -106,7 +106,7 @@ def _per_ion_derivatives(eq_model: RealSpaceModel, lattice: np.ndarray, runs, us
         reports.append(report)
         for note in report.notes:
             log.info("%s: %s", run.seedname, note)
-    return fd, aligned, reports
+    return aligned, reports
 
 
 def wannier_system(cfg: Config):
@@ -126,20 +126,24 @@ def wannier_system(cfg: Config):
     rep = phonon.get("ion") or phonon.get("species") or "representative"
     labels = [d.get("ion", rep) for d in cfg.displacements]
     pattern = pattern_from_config(phonon, set(labels), source)
+    members = {k: [i for i, lab in enumerate(labels) if lab == k] for k in pattern.labels}
+    us = {k: np.array([cfg.displacements[i]["u"] for i in idx], dtype=float) for k, idx in members.items()}
+    stencils = {k: stencil(us[k], source=f"{source} (ion {k})") for k in pattern.labels}
     eq = read_seed(cfg.resolve(w["seedname"]))
     runs = [read_seed(cfg.resolve(d["seedname"])) for d in cfg.displacements]
-    for run in runs:
+    for run, label, d in zip(runs, labels, cfg.displacements):
         _check_same_model(eq, run)
+        if eq.win is not None and run.win is not None:
+            check_settings(eq.win, run.win)
+            check_displacement(eq.win, run.win, label, np.asarray(d["u"], dtype=float))
     eq_model = _run_model(eq, positions)
     centres = eq_model.centres if eq_model.centres is not None else np.zeros((eq.num_wann, 3))
 
     per_ion, reports = {}, []
-    for label in pattern.labels:
-        idx = [i for i, lab in enumerate(labels) if lab == label]
-        us = np.array([cfg.displacements[i]["u"] for i in idx], dtype=float)
-        fd, aligned, rep_reports = _per_ion_derivatives(eq_model, eq.lattice, [runs[i] for i in idx],
-                                                        us, positions, f"{source} (ion {label})")
-        per_ion[label] = (fd, aligned)
+    for label, idx in members.items():
+        aligned, rep_reports = _aligned_runs(eq_model, eq.lattice, [runs[i] for i in idx], us[label],
+                                             positions)
+        per_ion[label] = (stencils[label], aligned)
         reports += rep_reports
     every = [m for _, aligned in per_ion.values() for m in aligned]
     R, (h_eq, *h_all) = on_common_r([eq_model, *every])
