@@ -28,7 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     r.add_argument("--overwrite", action="store_true", help="replace an existing result.json")
     r.add_argument("--plot", action="store_true", help="also draw the model's figures (PNG)")
-    for q in (r,):
+    c = sub.add_parser("check", help="validate inputs and summarise them (no integrals)")
+    c.add_argument("config", help="TOML configuration file")
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    for q in (r, c):
         q.add_argument("-v", "--verbose", action="store_true", help="log progress details")
         q.add_argument("-q", "--quiet", action="store_true", help="print errors only")
         q.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -51,6 +54,18 @@ def _run(args, comm) -> int:
     return 0
 
 
+def _check(args, comm) -> int:
+    from .check import check, format_report
+    report = check(args.config)
+    if comm.rank == 0:
+        if args.json:
+            import json
+            print(json.dumps(report, indent=1, default=str))
+        else:
+            print(format_report(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
@@ -60,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if comm.rank != 0:
         logging.getLogger("wanphonon").setLevel(logging.WARNING)
     try:
-        return {"run": _run}[args.command](args, comm)
+        return {"run": _run, "check": _check}[args.command](args, comm)
     except WanphononError as exc:
         if args.debug:
             raise
