@@ -717,6 +717,8 @@ def main(argv=None) -> int:
         if shutil.which(exe) is None:
             p.error(f"{exe} not found (apt-get install -y quantum-espresso wannier90)")
     ship = None if args.no_ship else args.ship_dir
+    if ship is not None:
+        ship.mkdir(parents=True, exist_ok=True)
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     runner = Runner(args.np)
