@@ -281,3 +281,43 @@ def test_eprime_mode_weight_and_point_charge_estimate(tmp_path):
     w = r.moment["mode_weight"]
     expected = w * (z["B"] + z["N"] * 0.771828 ** 2)
     assert r.moment["point_charge_estimate"]["ionic_magneton"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_whole_mode_runs_equal_per_ion_runs(tmp_path):
+    """u_N = c u_B: runs moving both ions at once and runs moving one ion at a time give one answer."""
+    tb_b = random_tight_binding(6, 3, 1, gap=5.0, hop=0.3, moving_centres=True)
+    tb_n = random_tight_binding(7, 3, 1, gap=5.0, hop=0.3, moving_centres=True)
+    c, delta = -0.6, 1e-3
+    n = tb_b.num_bands
+    ones = np.ones(len(tb_b.R), int)
+    origin = tuple(np.flatnonzero(~tb_b.R.any(1)))
+
+    def write(name, u_b, u_n):
+        H = tb_b.H_R + np.tensordot(u_b, tb_b.dH_R, 1) + np.tensordot(u_n, tb_n.dH_R, 1)
+        centres = tb_b.centres + np.tensordot(u_b, tb_b.dcentres, 1) + np.tensordot(u_n, tb_n.dcentres, 1)
+        pos = np.zeros(H.shape + (3,), complex)
+        pos[origin, np.arange(n), np.arange(n)] = centres
+        write_tb(str(tmp_path / f"{name}_tb.dat"), tb_b.lattice, tb_b.R, ones, H, pos, precise=True)
+
+    zero = np.zeros(2)
+    write("eq", zero, zero)
+    lines = {"mode": "", "ions": ""}
+    for key, (sx, sy) in RUNS.items():
+        u = delta * np.array([sx, sy], float)
+        write(f"mode_{key}", u, c * u)
+        write(f"B_{key}", u, zero)
+        write(f"N_{key}", zero, u)
+        lines["mode"] += f'[[displacement]]\nseedname = "mode_{key}"\nu = {u.tolist()}\nion = "mode"\n'
+        lines["ions"] += (f'[[displacement]]\nseedname = "B_{key}"\nu = {u.tolist()}\nion = "B"\n'
+                          f'[[displacement]]\nseedname = "N_{key}"\nu = {u.tolist()}\nion = "N"\n')
+    results = {}
+    for kind, disp in lines.items():
+        cfg = tmp_path / f"{kind}.toml"
+        cfg.write_text(f'[wannier]\nseedname = "eq"\n{disp}[electrons]\noccupied_bands = 1\n'
+                       f'[kmesh]\nsize = [16, 16, 1]\n[phonon]\nspecies = "B"\npattern = {{ N = {c} }}\n')
+        results[kind] = wanphonon.run(str(cfg))
+    for key, value in results["ions"].chi.items():
+        assert results["mode"].chi[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    np.testing.assert_allclose(results["mode"].born_charge, results["ions"].born_charge, atol=1e-10)
+    m_b, m_n = 10.811, 14.007                     # mode weight from the pattern and ASE masses
+    assert results["mode"].setting["mode_weight"] == pytest.approx(m_b / (m_b + m_n * c * c), rel=1e-3)

@@ -57,36 +57,36 @@ def check_settings(eq: WinFile, run: WinFile) -> None:
                 fix=f"use the same {name} in every run")
 
 
-def check_displacement(eq: WinFile, run: WinFile, ion: str, u: np.ndarray) -> None:
-    """In ``run`` the atoms labelled ``ion`` moved by ``u`` and no other atom moved.
+def check_displacement(eq: WinFile, run: WinFile, moves: dict[str, np.ndarray]) -> None:
+    """In ``run`` the atoms labelled ``kappa`` moved in-plane by ``moves[kappa]`` and no other atom moved.
 
-    ``ion`` is an atom label of the .win (species symbol or label such as ``B1``); when
-    no atom carries that label the check is skipped (the ion is named otherwise).
+    Labels are atom labels of the .win (species symbols or labels such as ``B1``); when
+    no atom carries a label the check is skipped (the ions are named otherwise).
     """
     if eq.positions is None or run.positions is None:
         return
-    if len(eq.symbols) != len(run.symbols) or list(eq.symbols) != list(run.symbols):
+    if list(eq.symbols) != list(run.symbols):
         raise ModelMismatchError(f"the atoms of this run ({run.symbols}) differ from those of "
                                  f"{eq.path} ({eq.symbols})", path=run.path,
                                  line=run.line_of.get("atoms_cart") or run.line_of.get("atoms_frac"),
                                  fix="displaced runs must contain the same atoms in the same order")
     labels = np.array([s.lower() for s in eq.symbols])
-    if ion.lower() not in labels:
+    if not any(k.lower() in labels for k in moves):
         return
     moved = run.positions - eq.positions
     target = np.zeros_like(moved)
-    target[labels == ion.lower(), :2] = u
-    # only atoms that moved at all count as 'the ion' when several share the label
-    share = labels == ion.lower()
-    if share.sum() > 1:
-        still = share & (np.linalg.norm(moved, axis=1) < POSITION_TOLERANCE_A)
-        target[still] = 0.0
+    for ion, u in moves.items():
+        share = labels == ion.lower()
+        target[share, :2] = u
+        if share.sum() > 1:      # several atoms share the label: those that did not move are others
+            target[share & (np.linalg.norm(moved, axis=1) < POSITION_TOLERANCE_A)] = 0.0
     worst = int(np.argmax(np.linalg.norm(moved - target, axis=1)))
     err = float(np.linalg.norm(moved[worst] - target[worst]))
     if err > POSITION_TOLERANCE_A or not np.any(np.linalg.norm(moved, axis=1) > 0):
+        declared = ", ".join(f"{k}: {np.round(v, 6).tolist()}" for k, v in moves.items())
         raise ModelMismatchError(
             f"atom {worst + 1} ({eq.symbols[worst]}) moved by {np.round(moved[worst], 6).tolist()} A "
-            f"from its equilibrium position, but the configuration declares u = {[float(x) for x in u]} for ion "
-            f"'{ion}'", path=run.path,
-            line=run.line_of.get("atoms_cart") or run.line_of.get("atoms_frac"),
-            fix="give this run's true displacement as u (and ion) in its [[displacement]] table")
+            f"from its equilibrium position, but the configuration declares in-plane moves {declared} A",
+            path=run.path, line=run.line_of.get("atoms_cart") or run.line_of.get("atoms_frac"),
+            fix="give this run's true displacement as u (and ion, or the [phonon] pattern) in its "
+                "[[displacement]] table")

@@ -6,8 +6,10 @@ theory.md sec. 1: ``u = (u_x, u_y)`` is the displacement of one representative i
 ``c * identity``; ``C = identity`` for the representative ion).  For the Gamma E'
 optical mode of hBN with B as representative ion, ``u_N = -(m_B/m_N) u_B``.
 
-Frozen-phonon runs may displace one ion at a time (``[[displacement]] ion = "N"``);
-the mode's derivative is then ``dX/du_b = sum_kappa sum_a dX/du_{kappa,a} C_{kappa,ab}``.
+Frozen-phonon runs either move all ions of the mode together (``[[displacement]]
+ion = "mode"``, u the representative ion's displacement), or displace one ion at a
+time (``ion = "N"``); the mode's derivative is then
+``dX/du_b = sum_kappa sum_a dX/du_{kappa,a} C_{kappa,ab}``.
 
 Per phonon quantum (total angular momentum hbar), the representative ion carries
 ``L_1 = w hbar`` with ``w = m_1 / sum_kappa m_kappa |C_kappa|_F^2 / 2``
@@ -31,6 +33,9 @@ import numpy as np
 
 from .errors import ConfigError
 from .units import species_mass
+
+#: ``[[displacement]] ion`` of a run in which all ions moved together as the mode prescribes.
+MODE_RUN = "mode"
 
 _EPS = np.array([[0.0, 1.0], [-1.0, 0.0]])
 _ROT = np.array([[0.0, -1.0], [1.0, 0.0]])
@@ -56,8 +61,15 @@ class PhononPattern:
         total = sum(self.masses[k] * float(np.sum(c ** 2)) / 2 for k, c in self.matrices.items())
         return self.masses[self.representative] / total
 
+    def moves(self, u: np.ndarray) -> dict[str, np.ndarray]:
+        """In-plane displacement ``C_kappa u`` of every ion for a representative displacement u."""
+        return {k: c @ u for k, c in self.matrices.items()}
+
     def combine(self, per_ion: dict[str, np.ndarray]) -> np.ndarray:
-        """Mode derivative ``(2, ...)`` from per-ion derivatives ``{label: (2, ...)}``."""
+        """Mode derivative ``(2, ...)`` from per-ion derivatives ``{label: (2, ...)}``
+        (or from runs of the whole mode, ``{MODE_RUN: (2, ...)}``)."""
+        if MODE_RUN in per_ion:
+            return per_ion[MODE_RUN]
         out = None
         for label, d in per_ion.items():
             term = np.tensordot(self.matrices[label].T, d, axes=(1, 0))
@@ -88,13 +100,18 @@ def pattern_from_config(phonon: dict, ions_with_runs: set[str], source: str) -> 
         raise ConfigError(f"[phonon] pattern names the representative ion {rep!r}", path=source,
                           fix="the representative ion moves by u itself; list only the other ions")
     matrices = {rep: np.eye(2), **{k: _matrix(v, k, source) for k, v in table.items()}}
-    missing = set(matrices) - ions_with_runs
+    if MODE_RUN in ions_with_runs and len(ions_with_runs) > 1:
+        raise ConfigError(f"runs of the whole mode (ion = \"{MODE_RUN}\") and runs of single ions "
+                          "cannot be combined", path=source,
+                          fix="use either runs that move all ions of the mode together, or runs that "
+                              "displace one ion each")
+    missing = set(matrices) - ions_with_runs if MODE_RUN not in ions_with_runs else set()
     if missing:
         raise ConfigError(f"no displaced runs for ion(s) {sorted(missing)} of the phonon pattern",
                           path=source,
                           fix="add [[displacement]] tables with ion = \"<label>\" for every ion in the "
                               "pattern (displaced along x and y), or remove it from the pattern")
-    unused = ions_with_runs - set(matrices)
+    unused = ions_with_runs - set(matrices) - {MODE_RUN}
     if unused:
         raise ConfigError(f"displaced runs of ion(s) {sorted(unused)} are not part of the phonon "
                           f"pattern", path=source,

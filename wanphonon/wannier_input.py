@@ -37,7 +37,7 @@ from .errors import ConfigError, ModelMismatchError
 from .gauge import RealSpaceModel, align, on_common_r
 from .io.seed import WannierRun, read_seed
 from .io.wsvec import apply_ws_shifts
-from .mode import pattern_from_config
+from .mode import MODE_RUN, pattern_from_config
 from .systems.tight_binding import TightBinding
 
 log = logging.getLogger("wanphonon")
@@ -126,16 +126,18 @@ def wannier_system(cfg: Config):
     rep = phonon.get("ion") or phonon.get("species") or "representative"
     labels = [d.get("ion", rep) for d in cfg.displacements]
     pattern = pattern_from_config(phonon, set(labels), source)
-    members = {k: [i for i, lab in enumerate(labels) if lab == k] for k in pattern.labels}
+    groups = [MODE_RUN] if MODE_RUN in labels else pattern.labels
+    members = {k: [i for i, lab in enumerate(labels) if lab == k] for k in groups}
     us = {k: np.array([cfg.displacements[i]["u"] for i in idx], dtype=float) for k, idx in members.items()}
-    stencils = {k: stencil(us[k], source=f"{source} (ion {k})") for k in pattern.labels}
+    stencils = {k: stencil(us[k], source=f"{source} (ion {k})") for k in groups}
     eq = read_seed(cfg.resolve(w["seedname"]))
     runs = [read_seed(cfg.resolve(d["seedname"])) for d in cfg.displacements]
     for run, label, d in zip(runs, labels, cfg.displacements):
         _check_same_model(eq, run)
         if eq.win is not None and run.win is not None:
             check_settings(eq.win, run.win)
-            check_displacement(eq.win, run.win, label, np.asarray(d["u"], dtype=float))
+            u = np.asarray(d["u"], dtype=float)
+            check_displacement(eq.win, run.win, pattern.moves(u) if label == MODE_RUN else {label: u})
     eq_model = _run_model(eq, positions)
     centres = eq_model.centres if eq_model.centres is not None else np.zeros((eq.num_wann, 3))
 
@@ -155,7 +157,7 @@ def wannier_system(cfg: Config):
         errors[label] = fd.error_estimate(diffs)
         d_tau[label] = (fd.apply(np.array([m.centres for m in aligned]) - centres[None])
                         if positions == "wannier" else np.zeros((2,) + centres.shape))
-    channels = [pattern.combine(d_h)] + ([d_h[k] for k in pattern.labels] if len(d_h) > 1 else [])
+    channels = [pattern.combine(d_h)] + ([d_h[k] for k in groups] if len(d_h) > 1 else [])
     stack = np.concatenate([h_eq[..., None]] + [np.moveaxis(c, 0, -1) for c in channels], axis=-1)
     R, stack = _place_images(eq, R, stack)
     H_R = stack[..., 0]
@@ -181,6 +183,6 @@ def wannier_system(cfg: Config):
     ion_systems = {}
     if len(channels) > 1:
         ion_systems = {k: TightBinding(eq.lattice, R, H_R, d, centres, d_tau[k], name=f"{eq.seedname}:{k}")
-                       for k, d in zip(pattern.labels, dH[1:])}
+                       for k, d in zip(groups, dH[1:])}
     inputs = {path: _sha256(path) for run in (eq, *runs) for path in run.files.values()}
     return system, grid, inputs, pattern, ion_systems
