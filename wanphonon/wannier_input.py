@@ -46,6 +46,20 @@ log = logging.getLogger("wanphonon")
 LATTICE_TOLERANCE_A = 1e-4
 
 
+#: Memory (bytes) that the per-batch arrays of one rank may take, roughly.
+BATCH_MEMORY_BYTES = 400e6
+
+
+def default_batch_size(num_wann: int) -> int:
+    """k-points per batch so that the per-batch arrays stay near :data:`BATCH_MEMORY_BYTES`.
+
+    A batch holds about 40 complex ``N x N`` matrices per k-point (H and its nine
+    derivatives, their Fourier stack, eigenvectors and the projector-chain blocks).
+    """
+    per_k = 40 * 16 * num_wann ** 2
+    return int(max(64, min(4096, BATCH_MEMORY_BYTES // per_k)))
+
+
 def _sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -167,9 +181,8 @@ def wannier_system(cfg: Config):
     if size[2] == 1 and np.any(R[:, 2] != 0):
         log.warning("the k-mesh is two-dimensional but H(R) has hoppings along a3: the kz = 0 "
                     "plane is integrated (per area)")
-    grid_kwargs = {} if cfg.get("kmesh", "batch_size") is None else {
-        "batch_size": int(cfg.get("kmesh", "batch_size"))}
-    grid = UniformGrid(eq.lattice, size, cfg.get("kmesh", "shift", [0.0, 0.0, 0.0]), **grid_kwargs)
+    batch = cfg.get("kmesh", "batch_size") or default_batch_size(H_R.shape[-1])
+    grid = UniformGrid(eq.lattice, size, cfg.get("kmesh", "shift", [0.0, 0.0, 0.0]), batch_size=batch)
 
     dcentres = pattern.combine(d_tau)
     info = {"wannier_functions": int(H_R.shape[-1]), "r_vectors": int(len(R)),
