@@ -31,7 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate inputs and summarise them (no integrals)")
     c.add_argument("config", help="TOML configuration file")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
-    for q in (r, c):
+    pl = sub.add_parser("plot", help="bands coloured by contribution and every term along a k-path, "
+                                     "and the gap map (lattice systems)")
+    pl.add_argument("config", help="TOML configuration file")
+    pl.add_argument("--out", required=True, help="output directory for the PNG files")
+    pl.add_argument("--path", default=None, help="special points, e.g. GKMG (default: ASE's path)")
+    pl.add_argument("--npoints", type=int, default=300, help="points along the path")
+    for q in (r, c, pl):
         q.add_argument("-v", "--verbose", action="store_true", help="log progress details")
         q.add_argument("-q", "--quiet", action="store_true", help="print errors only")
         q.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -66,6 +72,27 @@ def _check(args, comm) -> int:
     return 0
 
 
+def _plot(args, comm) -> int:
+    if comm.rank != 0:
+        return 0
+    from ase.cell import Cell
+
+    from .api import prepare
+    from .plots import gap_map, path_contributions
+    calc = prepare(args.config)
+    os.makedirs(args.out, exist_ok=True)
+    path = args.path
+    if path is None and hasattr(calc.system, "lattice"):
+        path = Cell(calc.system.lattice).bandpath(npoints=0, pbc=[True, True, False]).path.split(",")[0]
+    written = [path_contributions(calc, path, os.path.join(args.out, "path_contributions.png"),
+                                  args.npoints),
+               gap_map(calc, os.path.join(args.out, "gap_map.png"), calc.setting.phonon_energy_meV)]
+    if not args.quiet:
+        for w in written:
+            print(f"wrote {w}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
@@ -75,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if comm.rank != 0:
         logging.getLogger("wanphonon").setLevel(logging.WARNING)
     try:
-        return {"run": _run, "check": _check}[args.command](args, comm)
+        return {"run": _run, "check": _check, "plot": _plot}[args.command](args, comm)
     except WanphononError as exc:
         if args.debug:
             raise

@@ -105,3 +105,76 @@ def cd3as2_kz_contributions(cfg, result: Result, path: str) -> str:
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
+
+
+def path_contributions(calc, path: str, out_path: str, npoints: int = 300) -> str:
+    """Bands coloured by the total integrand T(k), and every term along a k-path (lattice systems).
+
+    Integrands are per spin and in A^2 (their k-integral d^2k/(2 pi)^2 gives chi);
+    they are defined up to total k-derivatives, so the path shows where the
+    contributions sit rather than a unique density.
+    """
+    from .kpath import along_path
+    data = along_path(calc.system, path, npoints, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6, 6.5), sharex=True,
+                                   gridspec_kw={"height_ratios": [3, 2]})
+    total = data.values.total
+    scale = np.abs(total).max() or 1.0
+    n_occ = calc.n_occ or int(np.count_nonzero(data.energies[0] < calc.fermi_energy))
+    for n in range(n_occ, data.energies.shape[1]):
+        ax1.plot(data.x, data.energies[:, n], color="0.6", lw=1)
+    for n in range(n_occ):
+        sc = ax1.scatter(data.x, data.energies[:, n], c=total, s=4, cmap="coolwarm",
+                         vmin=-scale, vmax=scale)
+    fig.colorbar(sc, ax=ax1, label=r"$T(k)$ ($\AA^2$), occupied bands")
+    ax1.set_ylabel("E (eV)")
+    for key, label in _TERMS:
+        ax2.plot(data.x, getattr(data.values, key), lw=1.2, label=label)
+    ax2.set_ylabel(r"integrand ($\AA^2$)")
+    for ax in (ax1, ax2):
+        for t in data.ticks:
+            ax.axvline(t, color="grey", lw=0.6)
+    ax2.set_xticks(data.ticks, data.labels)
+    ax2.set_xlim(data.x[0], data.x[-1])
+    ax2.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=130)
+    plt.close(fig)
+    return out_path
+
+
+def gap_map(calc, out_path: str, phonon_energy_meV: float | None = None) -> str:
+    """The direct gap over the Brillouin zone of a 2D lattice system (kz = 0 plane of a 3D one),
+    with the contour where it equals the phonon energy (the adiabatic limit needs gap > E_p)."""
+    from .engine.integrate import batch_derivatives
+    grid = calc.grid
+    n = grid.mesh[:2]
+    k_red, gaps = [], []
+    for b in range(grid.n_batches):
+        batch = grid.batch(b)
+        red = grid.reduced_points(b)[0]
+        keep = np.abs(red[:, 2] - red[0, 2]) < 1e-12 if grid.dimension == 3 else slice(None)
+        if grid.dimension == 3 and abs(red[0, 2] - grid.shift[2] / grid.mesh[2]) > 1e-12:
+            continue
+        e = np.linalg.eigvalsh(batch_derivatives(calc.system, batch).H[keep])
+        n_occ = calc.n_occ or int(np.count_nonzero(e[0] < calc.fermi_energy))
+        k_red.append(red[keep, :2])
+        gaps.append(e[:, n_occ] - e[:, n_occ - 1])
+    k_red, gaps = np.concatenate(k_red), np.concatenate(gaps)
+    order = np.lexsort((k_red[:, 1], k_red[:, 0]))
+    img = gaps[order].reshape(n[0], n[1])
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    im = ax.imshow(img.T, origin="lower", extent=(0, 1, 0, 1), cmap="viridis", aspect="auto")
+    fig.colorbar(im, ax=ax, label="direct gap (eV)")
+    if phonon_energy_meV:
+        ax.contour(np.linspace(0, 1, n[0]), np.linspace(0, 1, n[1]), img.T,
+                   levels=[1e-3 * phonon_energy_meV], colors="red", linewidths=1.2)
+        ax.set_title(f"direct gap; red: gap = E_p = {phonon_energy_meV} meV")
+    else:
+        ax.set_title("direct gap over the zone")
+    ax.set_xlabel(r"$k_1$ (reduced)")
+    ax.set_ylabel(r"$k_2$ (reduced)")
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=130)
+    plt.close(fig)
+    return out_path
