@@ -6,7 +6,7 @@ tight-binding models and built-in Dirac models; see docs/theory.md.
 
 __version__ = "0.1.0"
 
-from .api import prepare, run  # noqa: E402
+from .api import prepare, run, run_system  # noqa: E402
 from .errors import WanphononError  # noqa: E402
 
-__all__ = ["run", "prepare", "WanphononError", "__version__"]
+__all__ = ["run", "run_system", "prepare", "WanphononError", "__version__"]

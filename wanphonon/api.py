@@ -216,10 +216,14 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
     checkpoint_dir = None
     if out_dir is not None:
         result_path = os.path.join(out_dir, "result.json")
+        # rank 0 decides, every rank raises (an error on rank 0 alone leaves the others
+        # waiting at the barrier forever); --resume never replaces a finished result
+        finished = comm.bcast(os.path.exists(result_path) if comm.rank == 0 else None, root=0)
+        if finished and not overwrite:
+            raise WanphononError(
+                "a finished result is already there" + (": nothing to resume" if resume else ""),
+                path=result_path, fix="choose another --out directory, or pass --overwrite")
         if comm.rank == 0:
-            if os.path.exists(result_path) and not (overwrite or resume):
-                raise WanphononError("a finished result is already there", path=result_path,
-                                     fix="choose another --out directory, or pass --overwrite")
             os.makedirs(out_dir, exist_ok=True)
         comm.barrier()
         checkpoint_dir = os.path.join(out_dir, "checkpoint")
@@ -235,4 +239,34 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
     if out_dir is not None:
         result.write_json(os.path.join(out_dir, "result.json"))
         shutil.rmtree(checkpoint_dir, ignore_errors=True)   # finished: nothing left to resume
+    return result
+
+
+def run_system(system, grid, *, occupied_bands: int | None = None, fermi_energy: float | None = None,
+               spin_degeneracy: int = 1, cell_measure: float | None = None,
+               mass_amu: float | None = None, mode_weight: float = 1.0,
+               valence: float | None = None, comm=None) -> Result | None:
+    """Integrate a model object (``derivatives(k_cart)``, ``num_bands``) on ``grid``, without a config.
+
+    ``cell_measure`` (A^2 or A^3) defaults to the grid's cell; with it (and
+    ``mass_amu``) the moment is reported as for a configured run.  Returns the
+    :class:`Result` on rank 0 (None on other MPI ranks).
+    """
+    if (occupied_bands is None) == (fermi_energy is None):
+        raise ConfigError("give exactly one of occupied_bands and fermi_energy",
+                          fix="e.g. run_system(tb, grid, occupied_bands=2)")
+    cell = cell_measure if cell_measure is not None else getattr(grid, "cell_measure", None)
+    setting = PhysicalSetting(dimension=grid.dimension, spin_degeneracy=spin_degeneracy,
+                              cell_measure=cell, mass_amu=mass_amu, valence=valence,
+                              mode_weight=mode_weight)
+    integrals = integrate(system, grid, n_occ=occupied_bands, fermi_energy=fermi_energy,
+                          comm=comm or SerialComm())
+    if integrals is None:
+        return None
+    result = build_result(integrals, setting, grid.describe(), False)
+    result.extra["system"] = {"name": getattr(system, "name", type(system).__name__),
+                              "num_bands": system.num_bands, "occupied_bands": occupied_bands,
+                              "fermi_energy": fermi_energy}
+    result.provenance = {"wanphonon_version": __version__, "python": sys.version.split()[0],
+                         "numpy": np.__version__}
     return result
