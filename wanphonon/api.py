@@ -28,6 +28,7 @@ from . import __version__
 from .config import Config, from_dict, load
 from .engine.checkpoint import Checkpoint
 from .engine.integrate import Integrals, integrate
+from .engine.kresolved import KResolvedRecorder
 from .engine.parallel import SerialComm
 from .errors import ConfigError, WanphononError
 from .geometry.bands import DEFAULT_GAP_TOLERANCE
@@ -231,11 +232,23 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
             for f in os.listdir(checkpoint_dir):
                 os.remove(os.path.join(checkpoint_dir, f))
         comm.barrier()
-    integrals = compute(calc, comm=comm, checkpoint_dir=checkpoint_dir, progress=progress)
+    recorder = None
+    if out_dir is not None and calc.config.get("output", "k_resolved", False):
+        recorder = KResolvedRecorder(os.path.join(out_dir, "k_resolved"), comm.rank)
+    integrals = compute(calc, comm=comm, checkpoint_dir=checkpoint_dir, progress=progress,
+                        k_resolved=recorder)
+    if recorder is not None:
+        recorder.save()
     charges = ion_born_charges(calc, comm=comm) if calc.ion_systems else None
     if comm.rank != 0:
         return None
     result = finish(calc, integrals, ranks=comm.size, charges=charges)
+    if recorder is not None:
+        result.extra["k_resolved"] = {
+            "directory": os.path.join(out_dir, "k_resolved"), "files": "rank<r>.npz",
+            "complete": not resume,
+            "note": "per-k integrands per spin; sum(weight * x) over all files is the grid integral"
+                    + ("" if not resume else "; batches done before the restart are missing")}
     if out_dir is not None:
         result.write_json(os.path.join(out_dir, "result.json"))
         shutil.rmtree(checkpoint_dir, ignore_errors=True)   # finished: nothing left to resume

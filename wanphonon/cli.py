@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--out", required=True, help="output directory for the PNG files")
     pl.add_argument("--path", default=None, help="special points, e.g. GKMG (default: ASE's path)")
     pl.add_argument("--npoints", type=int, default=300, help="points along the path")
+    pl.add_argument("--run", default=None,
+                    help="output directory of a 3D run with [output] k_resolved = true: also draw "
+                         "the per-kz contributions")
     for q in (r, c, pl):
         q.add_argument("-v", "--verbose", action="store_true", help="log progress details")
         q.add_argument("-q", "--quiet", action="store_true", help="print errors only")
@@ -87,6 +90,10 @@ def _plot(args, comm) -> int:
     written = [path_contributions(calc, path, os.path.join(args.out, "path_contributions.png"),
                                   args.npoints),
                gap_map(calc, os.path.join(args.out, "gap_map.png"), calc.setting.phonon_energy_meV)]
+    if args.run is not None:
+        from .plots import kz_profile
+        written.append(kz_profile(os.path.join(args.run, "k_resolved"),
+                                  os.path.join(args.out, "kz_contributions.png")))
     if not args.quiet:
         for w in written:
             print(f"wrote {w}")

@@ -178,3 +178,35 @@ def gap_map(calc, out_path: str, phonon_energy_meV: float | None = None) -> str:
     fig.savefig(out_path, dpi=130)
     plt.close(fig)
     return out_path
+
+
+def kz_profile(k_resolved_dir: str, out_path: str) -> str:
+    """Per-kz contributions chi_2D(kz) (1/A^2, per spin) of a 3D lattice run, from its
+    k-resolved output (``[output] k_resolved = true``).
+
+    The kz planes of a uniform mesh with b3 along z are ``dkz`` apart; a plane's
+    share of the integral, ``sum_plane weight * integrand``, is ``chi_2D(kz) dkz / 2 pi``.
+    """
+    from .engine.kresolved import load
+    d = load(k_resolved_dir)
+    planes, inverse = np.unique(np.round(d["k_cart"][:, 2], 10), return_inverse=True)
+    if len(planes) < 2:
+        raise ValueError("per-kz contributions need a 3D mesh (more than one kz plane)")
+    dkz = float(np.min(np.diff(planes)))
+    period = dkz * len(planes)                      # |b3| for b3 along z
+    planes = planes - period * np.round(planes / period)      # into (-|b3|/2, |b3|/2]
+    order = np.argsort(planes)
+    rows = {"born": d["born_a"] + d["born_b"], "energy": d["energy"], "total": d["total"]}
+    rows["nontopological"] = d["total"] - rows["born"] - d["energy"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for key, label in _TERMS:
+        chi_2d = np.bincount(inverse, weights=d["weight"] * rows[key]) * 2 * np.pi / dkz
+        ax.plot(planes[order], chi_2d[order], marker=".", lw=1.2, label=label)
+    ax.set_xlabel(r"$k_z$ (1/$\AA$)")
+    ax.set_ylabel(r"$\chi_{2D}(k_z)$ (1/$\AA^2$, per spin)")
+    ax.set_title("per-kz contributions")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=130)
+    plt.close(fig)
+    return out_path
