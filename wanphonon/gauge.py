@@ -41,6 +41,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .errors import ModelMismatchError
+from .io.rvectors import r_keys
 
 #: Relative change of H(R) per Angstrom of displacement above which a run is taken
 #: to be gauged differently (and aligned), and above which an aligned run is refused;
@@ -105,16 +106,8 @@ def on_common_r(models: list[RealSpaceModel]) -> tuple[np.ndarray, list[np.ndarr
 
 def _row_index(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Index of each of ``rows`` in the sorted unique ``table`` (all must be present)."""
-    key_t = _keys(table)
-    key_r = _keys(rows)
-    idx = np.searchsorted(key_t, key_r)
-    return idx
-
-
-def _keys(R: np.ndarray) -> np.ndarray:
-    """Order-preserving scalar keys of integer vectors (lexicographic order of np.unique)."""
-    R = np.asarray(R, dtype=np.int64)
-    return (R[:, 0] + 2 ** 20) * 2 ** 42 + (R[:, 1] + 2 ** 20) * 2 ** 21 + (R[:, 2] + 2 ** 20)
+    key_t, key_r = r_keys(table, rows)
+    return np.searchsorted(key_t, key_r)
 
 
 def match_wannier_functions(eq: RealSpaceModel, disp: RealSpaceModel,

@@ -24,6 +24,13 @@ _TERMS = (("born", "Born (k-resolved charge)"), ("energy", "energy x Berry curva
           ("nontopological", "nontopological"), ("total", "total"))
 
 
+def _save(fig, path: str) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
 def plots_for(config, result: Result, out_dir: str) -> list[str]:
     """Draw the figures that fit the configured system; returns the written paths."""
     cfg = as_config(config)
@@ -61,10 +68,7 @@ def graphene_delta_sweep(cfg, path: str, n_points: int = 24) -> str:
     ax.set_ylabel(r"$|\chi|$ (1/$\AA^2$)")
     ax.set_title(f"gapped graphene, K-point chiral phonon (g_s = {g})")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def cd3as2_kz_contributions(cfg, result: Result, path: str) -> str:
@@ -101,10 +105,7 @@ def cd3as2_kz_contributions(cfg, result: Result, path: str) -> str:
     ax2.set_xlabel(r"$k_z$ (1/$\AA$)")
     ax2.set_ylabel(r"$\chi_{2D}(k_z)$ (1/$\AA^2$)")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def path_contributions(calc, path: str, out_path: str, npoints: int = 300) -> str:
@@ -137,10 +138,7 @@ def path_contributions(calc, path: str, out_path: str, npoints: int = 300) -> st
     ax2.set_xticks(data.ticks, data.labels)
     ax2.set_xlim(data.x[0], data.x[-1])
     ax2.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=130)
-    plt.close(fig)
-    return out_path
+    return _save(fig, out_path)
 
 
 def gap_map(calc, out_path: str, phonon_energy_meV: float | None = None) -> str:
@@ -174,10 +172,7 @@ def gap_map(calc, out_path: str, phonon_energy_meV: float | None = None) -> str:
         ax.set_title("direct gap over the zone")
     ax.set_xlabel(r"$k_1$ (reduced)")
     ax.set_ylabel(r"$k_2$ (reduced)")
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=130)
-    plt.close(fig)
-    return out_path
+    return _save(fig, out_path)
 
 
 def kz_profile(k_resolved_dir: str, out_path: str) -> str:
@@ -206,7 +201,4 @@ def kz_profile(k_resolved_dir: str, out_path: str) -> str:
     ax.set_ylabel(r"$\chi_{2D}(k_z)$ (1/$\AA^2$, per spin)")
     ax.set_title("per-kz contributions")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=130)
-    plt.close(fig)
-    return out_path
+    return _save(fig, out_path)

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import InputFormatError
 from .centres import CentresFile, read_centres_xyz
 from .hr import HrFile, read_hr
+from .rvectors import r_keys
 from .tb import TbFile, read_tb
 from .win import WinFile, read_win
 from .wsvec import WsvecFile, apply_ws_shifts, read_wsvec
@@ -158,15 +159,8 @@ def _check_num_wann(main, hr: HrFile | None, win: WinFile | None, cen: CentresFi
                                    f"{main.path}", path=path, line=line, fix=SAME_RUN)
 
 
-def _keys(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lo = min(int(a.min()), int(b.min()))
-    base = max(int(a.max()), int(b.max())) - lo + 1
-    enc = lambda x: ((x[:, 0] - lo) * base + (x[:, 1] - lo)) * base + (x[:, 2] - lo)  # noqa: E731
-    return enc(a), enc(b)
-
-
 def _check_hr_tb(hr: HrFile, tb: TbFile) -> None:
-    ka, kb = _keys(hr.R, tb.R)
+    ka, kb = r_keys(hr.R, tb.R)
     if len(ka) != len(kb) or set(ka.tolist()) != set(kb.tolist()):
         raise InputFormatError(f"the R vectors of {hr.path} ({len(ka)}) and {tb.path} ({len(kb)}) "
                                "differ", path=hr.path, fix=SAME_RUN)
@@ -188,7 +182,7 @@ def _check_hr_tb(hr: HrFile, tb: TbFile) -> None:
 
 def _check_hermitian(R: np.ndarray, H: np.ndarray, path: str, tol_abs: float, context: str) -> None:
     """H(-R) = H(R)^dagger within ``tol_abs + 1e-6 max|H|`` (eV); -R must be present."""
-    k, kneg = _keys(R, -R)
+    k, kneg = r_keys(R, -R)
     order = np.argsort(k)
     where = np.minimum(np.searchsorted(k[order], kneg), len(k) - 1)
     found = k[order][where] == kneg

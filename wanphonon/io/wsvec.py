@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputFormatError
+from .rvectors import r_keys
 from .text import LineCursor, check_finite, line_token_counts, parse_stream, read_bytes
 
 __all__ = ["WsvecFile", "read_wsvec", "apply_ws_shifts"]
@@ -54,14 +55,6 @@ class WsvecFile:
         """The ``(ndeg, 3)`` shifts of element ``(r, m, n)`` (0-based indices)."""
         s = self.start[r, m, n]
         return self.shifts[s:s + self.ndeg[r, m, n]]
-
-
-def _keys(*arrays: np.ndarray) -> list[np.ndarray]:
-    """Encode (.., 3) integer vectors as single int64 keys (common base for all arrays)."""
-    lo = min(int(a.min()) for a in arrays if a.size) if any(a.size for a in arrays) else 0
-    hi = max(int(a.max()) for a in arrays if a.size) if any(a.size for a in arrays) else 0
-    base = hi - lo + 1
-    return [((a[..., 0] - lo) * base + (a[..., 1] - lo)) * base + (a[..., 2] - lo) for a in arrays]
 
 
 def read_wsvec(path, R: np.ndarray, num_wann: int) -> WsvecFile:
@@ -148,7 +141,7 @@ def read_wsvec(path, R: np.ndarray, num_wann: int) -> WsvecFile:
         raise InputFormatError(f"Wannier indices m = {mb[j] + 1}, n = {nb[j] + 1} out of range "
                                f"1..num_wann = {nw}", path=path, line=at(int(heads[j])),
                                fix="this _wsvec.dat belongs to another model; " + _REWRITE)
-    kR, kb = _keys(R, Rb)
+    kR, kb = r_keys(R, Rb)
     order = np.argsort(kR, kind="stable")
     pos = np.searchsorted(kR[order], kb)
     pos = np.minimum(pos, nR - 1)
