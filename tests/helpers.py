@@ -127,10 +127,20 @@ def flake_chi_total(tb, size, n_occ, kappa=1e-4):
     """chi_total of an open L x L flake of ``tb``, with no k-space at all (theory.md sec. 4).
 
     chi_total = (1/Area) d Omega^MB_{ux uy} / d kappa at kappa = eB/hbar = 0, where
-    Omega^MB = i Tr P [d_ux P, d_uy P] is the many-electron Berry curvature of the
-    flake's ground state and B enters through Peierls factors
-    exp[i (kappa/2)(x_i y_j - x_j y_i)] on <i|H|j> (symmetric gauge).  Orbitals
-    sit at R + tau_b and do not move (u enters only through H(R; u)).
+    Omega^MB is the many-electron Berry curvature of the flake's ground state in
+    displacement space and B enters through Peierls factors
+    exp[i (kappa/2)(x_i y_j - x_j y_i)] on <i|H|j> (symmetric gauge).
+    Orbital i sits at X_i(u) = R + tau_b + u . dtau_b: when the orbitals move with
+    the ions (``tb.dcentres``) they are magnetic translations of fixed orbitals,
+    |phi_i> = exp[-i (kappa/2) X_i x r] phi(r - X_i), consistent with the Peierls
+    factors.  Such a moving basis has the Berry connection
+    A_i = i <phi_i| d_u phi_i> = -(kappa/2) (X_i x d_u X_i)_z and curvature
+    F_i = -kappa (d_ux X_i x d_uy X_i)_z, and
+
+        Omega^MB = i Tr P [D_ux P, D_uy P] + Tr P F,   D_u = d_u - i [A_u, .],
+
+    evaluated with the covariant derivative of H, D_u H = d_u H - i [A_u, H], where
+    d_u H contains both dH/du and the change of the Peierls phases with X(u).
     Area = number of cells x cell area; edges give O(1/L) corrections.
     """
     lat = tb.lattice[:2, :2]
@@ -149,14 +159,25 @@ def flake_chi_total(tb, size, n_occ, kappa=1e-4):
                 dh[:, a:a + n, b:b + n] += d
     pos = (np.array(cells, float) @ lat)[:, None, :] + tb.centres[None, :, :2]
     x, y = (pos.reshape(-1, 2) - pos.reshape(-1, 2).mean(0)).T
+    dx = np.tile(tb.dcentres[:, :, 0], (1, len(cells)))            # (2, dim): d x_i / d u_a
+    dy = np.tile(tb.dcentres[:, :, 1], (1, len(cells)))
     occ = n_occ * len(cells)
 
-    def omega(kappa_):
-        phase = np.exp(0.5j * kappa_ * (x[:, None] * y[None, :] - x[None, :] * y[:, None]))
-        e, v = np.linalg.eigh(h0 * phase)
-        xm, ym = (v.conj().T @ (d * phase) @ v for d in dh)
+    def omega(kap):
+        phase = np.exp(0.5j * kap * (x[:, None] * y[None, :] - x[None, :] * y[:, None]))
+        h = h0 * phase
+        e, v = np.linalg.eigh(h)
+        cov = []
+        for a in range(2):
+            d_cross = (dx[a][:, None] * y[None, :] + x[:, None] * dy[a][None, :]
+                       - dx[a][None, :] * y[:, None] - x[None, :] * dy[a][:, None])
+            d_h = dh[a] * phase + 0.5j * kap * d_cross * h
+            conn = -0.5 * kap * (x * dy[a] - y * dx[a])               # A_i for u_a
+            cov.append(v.conj().T @ (d_h - 1j * (conn[:, None] - conn[None, :]) * h) @ v)
         w = 1 / (e[:occ, None] - e[None, occ:])
-        return -2 * np.imag(np.sum(xm[:occ, occ:] * ym[occ:, :occ].T * w ** 2))
+        om = -2 * np.imag(np.sum(cov[0][:occ, occ:] * cov[1][occ:, :occ].T * w ** 2))
+        curv = -kap * (dx[0] * dy[1] - dy[0] * dx[1])                 # F_i
+        return om + np.sum(np.abs(v[:, :occ]) ** 2 * curv[:, None])
 
     area = len(cells) * abs(np.linalg.det(lat))
     return (omega(kappa) - omega(-kappa)) / (2 * kappa) / area

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .projector_chains import trace_product
+from .projector_chains import Blocks, dagger, trace_product
 
 def curvature(d_a: np.ndarray, d_b: np.ndarray) -> np.ndarray:
     """``Omega_ab = i (D_a^dag D_b - D_b^dag D_a)``, shape ``(nk, n_o, n_o)``."""
@@ -69,3 +69,48 @@ def centre_motion_curvature(vectors_occ: np.ndarray, dpos: np.ndarray) -> dict[t
         for i, ki in enumerate(("kx", "ky")):
             out[ki, ua] = -np.einsum("kbm,b,kbn->kmn", np.conj(vectors_occ), dpos[a, i], vectors_occ)
     return out
+
+
+def _diagonal_blocks(vectors: np.ndarray, vectors_h: np.ndarray, diag: np.ndarray, n_occ: int) -> Blocks:
+    """Eigenbasis blocks of the k-independent diagonal operator ``diag(d)`` of the orbital basis."""
+    dv = vectors * diag[None, :, None]
+    top = vectors_h[:, :n_occ] @ dv
+    return Blocks(top[:, :, :n_occ], top[:, :, n_occ:], vectors_h[:, n_occ:] @ dv[:, :, n_occ:])
+
+
+def centre_motion_total(vectors: np.ndarray, vectors_h: np.ndarray, w: np.ndarray, hk: list[Blocks],
+                        d: dict[str, np.ndarray], dpos: np.ndarray, n_occ: int) -> np.ndarray:
+    """What Wannier centres moving with the ions add to the integrand ``T(k)`` of chi_total.
+
+    Orbitals that follow the ions are magnetic translations of fixed orbitals; in a
+    field they carry an Aharonov-Bohm Berry connection and their Peierls phases
+    change with the displacement.  To first order in B this adds, per k-point
+    (docs/theory.md, "Moving Wannier centres"; checked against finite flakes in
+    tests/test_moving_centres.py):
+
+    * ``-sum_b w_b(k) det(d tau_b/du)``: the Berry curvature of the moving basis,
+      ``w_b`` the occupied weight on orbital b (an electron rigidly following its
+      ion: -1 per electron);
+    * ``Tr Omega(Q_x, u_y) + Tr Omega(u_x, Q_y)``: curvature cross terms of the
+      displacement with the operator ``Q_a = -(1/2) eps_lm {d_{k_l} H, d tau_m/du_a}``
+      (velocity times centre motion; ``eps_xy = 1``), entering d_u H at first order in B.
+
+    ``w`` is the energy-denominator array ``1/(E_o - E_u)``, ``hk`` the eigenbasis blocks
+    of ``d_kx H``, ``d_ky H``, ``d`` the interband matrices ``D_ux``, ``D_uy``,
+    ``dpos[a, i, b] = d tau_{b,i} / d u_a``.
+    """
+    v_occ = vectors[:, :, :n_occ]
+    weights = np.einsum("kbn,kbn->kb", np.conj(v_occ), v_occ).real
+    det = dpos[0, 0] * dpos[1, 1] - dpos[0, 1] * dpos[1, 0]
+    out = -weights @ det
+    d_q = []
+    for a in range(2):
+        # Q_a[ou] = -(1/2) ({H_x, T_ay} - {H_y, T_ax})[ou],  T_am = diag(d tau_m / d u_a)
+        q = 0.0
+        for l, m, sign in ((0, 1, 1.0), (1, 0, -1.0)):
+            t = _diagonal_blocks(vectors, vectors_h, dpos[a, m], n_occ)
+            h = hk[l]
+            anti = h.oo @ t.ou + h.ou @ t.uu + t.oo @ h.ou + t.ou @ h.uu
+            q = q - 0.5 * sign * anti
+        d_q.append(dagger(q * w))
+    return out + curvature_trace(d_q[0], d["uy"]) + curvature_trace(d["ux"], d_q[1])

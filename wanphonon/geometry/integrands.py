@@ -17,10 +17,10 @@ Derived per-k quantities: ``born = born_a + born_b``,
 Moving orbital positions (``derivs.dpos``, Wannier centres that follow the
 ions) add ``-P d tau_i/d u_a P`` to ``Omega_{k_i u_a}``: it enters the Born
 charge and the Born-charge terms of the second Chern form.  ``T(k)`` is
-evaluated with the u-derivatives in the co-moving orbital basis, and the
-centre-motion change of the second Chern form is added to it, so that the
-nontopological part is the one of the co-moving basis (docs/theory.md,
-"Moving Wannier centres").
+evaluated with the u-derivatives in the co-moving orbital basis, plus the
+terms of :func:`.curvature.centre_motion_total` (the Aharonov-Bohm curvature of
+the moving orbitals and the first-order-in-B change of d_u H); this reproduces
+finite flakes whose orbitals move (docs/theory.md, "Moving Wannier centres").
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .bands import DEFAULT_GAP_TOLERANCE, Eigensystem, check_gap, diagonalize
-from .curvature import centre_motion_curvature, curvature, curvature_trace, second_chern_traces
+from .curvature import (centre_motion_curvature, centre_motion_total, curvature, curvature_trace,
+                        second_chern_traces)
 from .hamiltonian import HamiltonianDerivatives
 from .magnetization import total_integrand
 from .projector_chains import ProjectorCalculus, dagger, eigen_blocks
@@ -121,9 +122,8 @@ def evaluate(derivs: HamiltonianDerivatives, *, n_occ: int | None = None,
         v_occ = v[:, :, :no]
         weights = np.einsum("kbn,kbn->kb", np.conj(v_occ), v_occ).real      # occupied weight per orbital
         born_charge -= np.einsum("kb,aib->kia", weights, derivs.dpos)
-        moved = second_chern_traces(d, centre_motion_curvature(v_occ, derivs.dpos))
-        total = total + sum(moved[key] - chern[key] for key in moved)
-        chern = moved
+        chern = second_chern_traces(d, centre_motion_curvature(v_occ, derivs.dpos))
+        total = total + centre_motion_total(v, vh, calc.w, hk, d, derivs.dpos, no)
 
     return KResolved(chern["born_a"], chern["born_b"], chern["energy"], total,
                      curvature_trace(d["kx"], d["ky"]), born_charge, eig.direct_gap)
