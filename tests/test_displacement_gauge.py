@@ -153,3 +153,17 @@ def test_unrelated_model_is_refused():
     other = run_at(real_model(5), np.array([0.01, 0.0]))
     with pytest.raises(ModelMismatchError, match="cannot be aligned"):
         align(eq, other, LATTICE, np.array([0.01, 0.0]), "other")
+
+
+def test_mixing_across_sites_is_refused():
+    """Wannier functions of different sites mixed by 0.3 rad: no on-site rotation undoes it."""
+    model = real_model(1)
+    eq = run_at(model, np.zeros(2))
+    u = np.array([0.01, 0.0])
+    clean = run_at(model, u)
+    c, s = np.cos(0.3), np.sin(0.3)
+    rot = np.eye(5)
+    rot[:2, :2] = [[c, -s], [s, c]]
+    mixed = RealSpaceModel(clean.R, rot.T @ clean.H @ rot, clean.centres)
+    with pytest.raises(ModelMismatchError, match="max_change_per_A"):
+        align(eq, mixed, LATTICE, u, "mixed")

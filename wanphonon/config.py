@@ -27,7 +27,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
               "delta0": _NUMBER, "delta1": _NUMBER, "delta2": _NUMBER, "eps0": _NUMBER,
               "eps1": _NUMBER, "eps2": _NUMBER, "kz": _NUMBER, "a": _NUMBER, "c": _NUMBER,
               "cell_area": _NUMBER, "cell_volume": _NUMBER},
-    "wannier": {"seedname": (str,), "positions": (str,)},
+    "wannier": {"seedname": (str,), "positions": (str,), "max_change_per_A": _NUMBER},
     "displacement": {"seedname": (str,), "u": (list,), "ion": (str,)},
     "electrons": {"occupied_bands": (int,), "fermi_energy": _NUMBER, "spin_degeneracy": (int,),
                   "gap_tolerance": _NUMBER},

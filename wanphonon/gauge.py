@@ -45,10 +45,11 @@ from .io.rvectors import r_keys
 
 #: Relative change of H(R) per Angstrom of displacement above which a run is taken
 #: to be gauged differently (and aligned), and above which an aligned run is refused;
-#: physical responses are of order 1/A (hBN: 0.65/A).
-MAX_RESIDUAL_PER_A = 30.0
-#: ... above which a consistently gauged run gets a warning in the report.
-WARN_RESIDUAL_PER_A = 10.0
+#: physical responses are of order 1/A (hBN: 0.65/A, the Cd3As2 model: 4.1/A).
+#: ``[wannier] max_change_per_A`` overrides it.
+MAX_RESIDUAL_PER_A = 10.0
+#: ... above which a consistently gauged run gets a note in the report.
+WARN_RESIDUAL_PER_A = 5.0
 #: WFs whose equilibrium centres are closer than this (A) and whose on-site energies
 #: differ by less than SITE_ENERGY_EV may be rotated into each other.
 SITE_RADIUS_A = 0.05
@@ -206,7 +207,7 @@ def _relative_change(h_eq: np.ndarray, h_d: np.ndarray) -> float:
 
 
 def align(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray, u: np.ndarray,
-          seedname: str) -> tuple[RealSpaceModel, AlignmentReport]:
+          seedname: str, max_change: float = MAX_RESIDUAL_PER_A) -> tuple[RealSpaceModel, AlignmentReport]:
     """The displaced model in the gauge of ``eq`` and a report (see module docstring)."""
     size = float(np.linalg.norm(u))
     perm, T = match_wannier_functions(eq, disp, lattice)
@@ -214,7 +215,7 @@ def align(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray, u: np.n
     R, (h_eq, h_d) = on_common_r([eq, moved])
     before = _relative_change(h_eq, h_d) / size
     after, applied, change, notes = before, False, 0.0, []
-    if before > MAX_RESIDUAL_PER_A:
+    if before > max_change:
         groups = site_groups(eq)
         u_raw, gram_w = intertwiner(h_eq, h_d, groups)
         if len(gram_w) > 1 and gram_w[1] < 1e-8 * gram_w[-1]:
@@ -230,7 +231,7 @@ def align(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray, u: np.n
         after, applied = _relative_change(h_eq, h_d) / size, True
         change = float(np.max(np.abs(unitary - np.eye(len(unitary)))))
         notes.append("constant unitary (phases/rotations within sites) applied")
-    elif before > WARN_RESIDUAL_PER_A:
+    elif before > min(WARN_RESIDUAL_PER_A, max_change):
         notes.append(f"H(R) changes by {before:.1f} per A of displacement, more than usual: check "
                      "that this run was Wannierised like the equilibrium run")
     if not np.array_equal(perm, np.arange(len(perm))):
@@ -238,7 +239,7 @@ def align(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray, u: np.n
     if T.any():
         notes.append("Wannier functions translated by lattice vectors")
     report = AlignmentReport(seedname, perm.tolist(), T.tolist(), before, after, applied, change, notes)
-    if after > MAX_RESIDUAL_PER_A:
+    if after > max_change:
         raise ModelMismatchError(
             f"displaced run '{seedname}' cannot be aligned to the equilibrium Wannier gauge: after "
             f"reordering, translating and rotating the Wannier functions, H(R) still differs by "
@@ -247,5 +248,6 @@ def align(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray, u: np.n
             path=seedname,
             fix="rerun Wannier90 for this structure with the same projections, windows, num_bands, "
                 "k-mesh and iteration settings as the equilibrium run (and symmetry off in the DFT "
-                "run), or use a smaller displacement")
+                "run), or use a smaller displacement; if the response really is this strong, raise "
+                f"[wannier] max_change_per_A (now {max_change:g})")
     return RealSpaceModel(R, h_d, moved.centres), report

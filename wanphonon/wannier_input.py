@@ -34,7 +34,7 @@ from .consistency import check_displacement, check_settings
 from .displacement import stencil
 from .engine.grids import UniformGrid
 from .errors import ConfigError, ModelMismatchError
-from .gauge import RealSpaceModel, align, on_common_r
+from .gauge import MAX_RESIDUAL_PER_A, RealSpaceModel, align, on_common_r
 from .io.seed import WannierRun, read_seed
 from .io.wsvec import apply_ws_shifts
 from .mode import MODE_RUN, pattern_from_config
@@ -111,11 +111,13 @@ def _place_images(eq: WannierRun, R: np.ndarray, stack: np.ndarray) -> tuple[np.
     return R_all, a + b
 
 
-def _aligned_runs(eq_model: RealSpaceModel, lattice: np.ndarray, runs, us, positions: str):
+def _aligned_runs(eq_model: RealSpaceModel, lattice: np.ndarray, runs, us, positions: str,
+                  max_change: float):
     """The runs of one ion in the equilibrium gauge, and the alignment reports."""
     aligned, reports = [], []
     for run, u in zip(runs, us):
-        model, report = align(eq_model, _run_model(run, positions), lattice, u, run.seedname)
+        model, report = align(eq_model, _run_model(run, positions), lattice, u, run.seedname,
+                              max_change)
         aligned.append(model)
         reports.append(report)
         for note in report.notes:
@@ -158,7 +160,7 @@ def wannier_system(cfg: Config):
     per_ion, reports = {}, []
     for label, idx in members.items():
         aligned, rep_reports = _aligned_runs(eq_model, eq.lattice, [runs[i] for i in idx], us[label],
-                                             positions)
+                                             positions, float(w.get("max_change_per_A", MAX_RESIDUAL_PER_A)))
         per_ion[label] = (stencils[label], aligned)
         reports += rep_reports
     every = [m for _, aligned in per_ion.values() for m in aligned]
