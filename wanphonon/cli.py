@@ -40,7 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--run", default=None,
                     help="output directory of a 3D run with [output] k_resolved = true: also draw "
                          "the per-kz contributions")
-    for q in (r, c, pl):
+    pr = sub.add_parser("prepare", help="write the displaced structures, Wannier90 inputs and "
+                                        "wanphonon.toml (docs/prepare.md)")
+    pr.add_argument("config", help="prepare TOML file")
+    pr.add_argument("--out", required=True, help="directory for the run folders and wanphonon.toml")
+    pr.add_argument("--overwrite", action="store_true",
+                    help="write into a directory that already holds a wanphonon.toml")
+    for q in (r, c, pl, pr):
         q.add_argument("-v", "--verbose", action="store_true", help="log progress details")
         q.add_argument("-q", "--quiet", action="store_true", help="print errors only")
         q.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -55,7 +61,8 @@ def _run(args, comm) -> int:
         if not args.quiet:
             print(result.table())
             print(f"\nwrote {os.path.join(args.out, 'result.json')}")
-        if args.plot:
+        from .api import as_config
+        if args.plot or as_config(args.config).get("output", "plots", False):
             from .plots import plots_for
             for path in plots_for(args.config, result, args.out):
                 if not args.quiet:
@@ -100,6 +107,16 @@ def _plot(args, comm) -> int:
     return 0
 
 
+def _prepare(args, comm) -> int:
+    if comm.rank != 0:
+        return 0
+    from .prepare import prepare as prepare_runs
+    result = prepare_runs(args.config, args.out, overwrite=args.overwrite)
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
@@ -109,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if comm.rank != 0:
         logging.getLogger("wanphonon").setLevel(logging.WARNING)
     try:
-        return {"run": _run, "check": _check, "plot": _plot}[args.command](args, comm)
+        return {"run": _run, "check": _check, "plot": _plot, "prepare": _prepare}[args.command](args, comm)
     except WanphononError as exc:
         if args.debug:
             raise
