@@ -6,7 +6,9 @@ tight-binding models and built-in Dirac models; see docs/theory.md.
 
 __version__ = "0.1.0"
 
-from .api import prepare, run, run_system  # noqa: E402
+from .api import run, run_system  # noqa: E402
 from .errors import WanphononError  # noqa: E402
 
-__all__ = ["run", "run_system", "prepare", "WanphononError", "__version__"]
+# ``wanphonon.prepare`` is the subpackage of ``wanphonon prepare`` (displaced runs);
+# setting up a calculation without integrating is ``wanphonon.api.prepare``.
+__all__ = ["run", "run_system", "WanphononError", "__version__"]

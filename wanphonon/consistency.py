@@ -25,9 +25,10 @@ from .io.win import WinFile
 #: .win keywords that must be equal in all runs (lower case).
 MUST_MATCH = ("num_wann", "num_bands", "dis_win_min", "dis_win_max", "dis_froz_min", "dis_froz_max",
               "dis_num_iter", "num_iter", "mp_grid", "exclude_bands", "spinors", "guiding_centres",
-              "use_ws_distance", "translate_home_cell")
+              "use_ws_distance", "translate_home_cell", "shell_list", "skip_b1_tests", "conv_tol",
+              "dis_conv_tol")
 #: .win blocks that must be equal in all runs.
-MUST_MATCH_BLOCKS = ("projections",)
+MUST_MATCH_BLOCKS = ("projections", "kpoints")
 #: Largest deviation (A) of an atom from its declared position.
 POSITION_TOLERANCE_A = 2e-4
 

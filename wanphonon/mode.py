@@ -121,9 +121,10 @@ def pattern_from_config(phonon: dict, ions_with_runs: set[str], source: str) -> 
     if "mass_amu" in phonon:
         masses[rep] = float(phonon["mass_amu"])
     for label in matrices:
+        element = label.rstrip("0123456789")       # Wannier90-style labels: B1, N2 ...
         if label not in masses:
             try:
-                masses[label] = species_mass(label)
+                masses[label] = species_mass(element)
             except ConfigError:
                 pass
     valence = phonon.get("valence")
