@@ -15,12 +15,13 @@ import logging
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from ..errors import GapClosedError
-from ..geometry.bands import DEFAULT_GAP_TOLERANCE, check_gap, diagonalize
+from ..geometry.bands import DEFAULT_GAP_TOLERANCE, Eigensystem, check_gap, diagonalize
+from ..geometry.hamiltonian import HamiltonianDerivatives
 from ..geometry.integrands import SCALAR_INTEGRANDS, KResolved, evaluate
 from .checkpoint import Checkpoint
 from .grids import KBatch
@@ -98,7 +99,10 @@ def evaluate_batch(system, batch: KBatch, *, n_occ=None, fermi_energy=None,
         check_gap(eig.subset(include), gap_tolerance)
     except GapClosedError as exc:
         raise _at_k(exc, batch.k_cart[idx[exc.index]]) from None
-    part = evaluate(derivs.subset(include), eigensystem=eig.subset(include))
+    if include.all():       # the usual case: no copies of the derivative stacks
+        part = _evaluate_in_chunks(derivs, eig)
+    else:
+        part = _evaluate_in_chunks(derivs.subset(include), eig.subset(include))
     if k_resolved is not None:
         full = KResolved.zeros(len(gap))
         full.scatter(include, part)
@@ -119,6 +123,25 @@ def evaluate_batch(system, batch: KBatch, *, n_occ=None, fermi_energy=None,
     row[_COL["min_gap"]] = gap[i]
     row[_COL["min_gap_kx"]:_COL["min_gap_kx"] + 3] = batch.k_cart[i]
     return row
+
+
+#: k-points per call of the geometry code: small enough for its work arrays to stay in cache
+#: (measured: 24 Wannier functions, 64 k-points per call ~20 % faster than 2304).
+GEOMETRY_CHUNK = 64
+
+
+def _evaluate_in_chunks(derivs, eig) -> KResolved:
+    """:func:`evaluate` on consecutive slices of the batch (views, no copies), concatenated."""
+    nk = derivs.nk
+    if nk <= GEOMETRY_CHUNK:
+        return evaluate(derivs, eigensystem=eig)
+    parts = []
+    for lo in range(0, nk, GEOMETRY_CHUNK):
+        sl = slice(lo, min(lo + GEOMETRY_CHUNK, nk))
+        d = HamiltonianDerivatives(derivs.H[sl], derivs.dk[:, sl], derivs.du[:, sl],
+                                   derivs.dkdu[:, :, sl], derivs.dpos)
+        parts.append(evaluate(d, eigensystem=Eigensystem(eig.energies[sl], eig.vectors[sl], eig.n_occ)))
+    return KResolved(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(KResolved)))
 
 
 def _at_k(exc: GapClosedError, k: np.ndarray) -> GapClosedError:
@@ -190,6 +213,10 @@ def integrate(system, grid, *, n_occ=None, fermi_energy=None,
     """
     comm = comm or SerialComm()
     done = checkpoint.load_all() if checkpoint is not None else {}
+    # No rank may write its checkpoint before every rank has read them all: otherwise a
+    # slow reader sees batches done in this run, the ranks' todo lists differ and the
+    # round-robin deal below leaves batches to nobody.
+    comm.barrier()
     todo = [b for b in range(grid.n_batches) if b not in done]
     mine = todo[comm.rank::comm.size]
     bar = Progress(len(mine), progress and comm.rank == 0)
@@ -209,10 +236,13 @@ def integrate(system, grid, *, n_occ=None, fermi_energy=None,
         bar.update(n + 1)
     if checkpoint is not None:
         checkpoint.save()
-    gathered = comm.gather((rows, error), root=0)
+    # exceptions with keyword-only constructor arguments do not survive pickling: send fields
+    sent = None if error is None else (error.problem, error.index, error.gap, error.fix)
+    gathered = comm.gather((rows, sent), root=0)
     errors = comm.bcast(None if comm.rank else [e for _, e in gathered if e is not None], root=0)
     if errors:
-        raise errors[0]
+        problem, index, gap, fix = errors[0]
+        raise GapClosedError(problem, index=index, gap=gap, fix=fix)
     if comm.rank != 0:
         return None
     all_rows = dict(done)

@@ -72,7 +72,7 @@ def eigen_blocks(vectors: np.ndarray, vectors_h: np.ndarray, operator: np.ndarra
     ``d_k d_u H = 0``) gives zero blocks without any product.
     """
     o, u = slice(0, n_occ), slice(n_occ, None)
-    if not operator.any():
+    if operator.size and operator.flat[0] == 0 and not operator.any():   # scan only if it may be 0
         nk, n = operator.shape[0], operator.shape[-1]
         zero = np.zeros((nk, n, n), dtype=complex)
         return Blocks(None if ou_only else zero[:, o, o], zero[:, o, u],

@@ -22,8 +22,11 @@ already divided by Wannier90's degeneracy weights and with the minimal-replica
 (``_wsvec.dat``) shifts expanded into the R list.  ``dH(R)`` in eV/A, centres in
 A, ``dcentres[a, n, i] = d tau_{n,i} / d u_a`` (dimensionless).
 
-Fourier sums use a dense matrix product for arbitrary k-lists and, for the
-uniform meshes of the engine, an FFT over R folded onto the sub-mesh.
+Fourier sums use a dense matrix product for arbitrary k-lists and short-ranged
+models and, for the uniform meshes of the engine, an FFT over R folded onto the
+sub-mesh.  Internally the sums are convention II, ``sum_R X(R) e^{i k.R}``, of
+matrices that carry the convention-I distances ``R + tau_b - tau_a``; one
+diagonal phase ``e^{i k.(tau_b - tau_a)}`` turns them into convention I.
 """
 
 from __future__ import annotations
@@ -32,12 +35,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import scipy.fft
 import scipy.sparse
 
 from ..geometry.hamiltonian import HamiltonianDerivatives
 
-# Order of the R-space stack that is Fourier transformed in one go.
-_N_STACK = 10  # H, iR_x H, iR_y H, iR_z H, dH_x, dH_y, iR_x dH_x, iR_x dH_y, iR_y dH_x, iR_y dH_y
+# Slots of the output stack: H, d_k H (x, y, z), d_u H (x, y), d_k d_u H (xx, xy, yx, yy), where
+# the d_k d_u H slot (i, a) is 6 + 2 i + a.  Slot 3 (d_kz H) is skipped when it vanishes.
+_N_SLOTS = 10
+_SLOT_KZ = 3
+
+#: Up to this many R vectors the Fourier sums on an FFT batch are one dense matrix product
+#: (cheaper than the FFT of the folded grid for short-ranged models); above it, the FFT.
+DIRECT_SUM_MAX_R = 64
 
 
 @dataclass(frozen=True)
@@ -64,21 +74,41 @@ class TightBinding:
         return self.R @ self.lattice
 
     @cached_property
+    def _planar(self) -> bool:
+        """``d_kz H = 0``: every R in the plane and every centre at the same height."""
+        return not np.any(self.R[:, 2]) and float(np.ptp(self.centres[:, 2])) == 0.0
+
+    @cached_property
+    def _slots(self) -> tuple[int, ...]:
+        return tuple(s for s in range(_N_SLOTS) if not (s == _SLOT_KZ and self._planar))
+
+    @cached_property
     def _stack(self) -> np.ndarray:
-        """``(nR, 10, N, N)``: every R-space matrix whose Fourier sum is needed."""
-        ir = 1j * self._r_cart[:, :, None, None]
+        """``(n_slots, nR, N*N)``: the R-space matrices whose Fourier sums are needed.
+
+        The k-derivatives carry the convention-I distances ``R + tau_b - tau_a``
+        already, so that a convention-II sum times ``e^{i k.(tau_b - tau_a)}`` gives
+        the convention-I matrices (module docstring).
+        """
+        tau = self.centres
+        dist = self._r_cart[:, None, None, :] + (tau[None, :, :] - tau[:, None, :])[None]
+        ir = 1j * dist                                            # (nR, N, N, 3)
         h, dh = self.H_R, self.dH_R
-        return np.stack([h, ir[:, 0] * h, ir[:, 1] * h, ir[:, 2] * h, dh[0], dh[1],
-                         ir[:, 0] * dh[0], ir[:, 0] * dh[1], ir[:, 1] * dh[0], ir[:, 1] * dh[1]],
-                        axis=1)
+        every = {0: h, 1: ir[..., 0] * h, 2: ir[..., 1] * h, 3: ir[..., 2] * h, 4: dh[0], 5: dh[1],
+                 6: ir[..., 0] * dh[0], 7: ir[..., 0] * dh[1], 8: ir[..., 1] * dh[0],
+                 9: ir[..., 1] * dh[1]}
+        n = self.num_bands
+        return np.stack([np.asarray(every[s], dtype=complex).reshape(len(self.R), n * n)
+                         for s in self._slots])
 
     def derivatives(self, k_cart: np.ndarray) -> HamiltonianDerivatives:
         """H and derivatives at arbitrary Cartesian k-points ``(nk, 3)``."""
         k_cart = np.asarray(k_cart, dtype=float)
-        phase = np.exp(1j * (k_cart @ self._r_cart.T))
-        n = self.num_bands
-        ft = (phase @ self._stack.reshape(len(self.R), -1)).reshape(len(k_cart), _N_STACK, n, n)
-        return self._convention_one(k_cart, ft)
+        out = self._new_output(len(k_cart))
+        phase = np.exp(1j * (k_cart @ self._r_cart.T))           # (nk, nR)
+        for m, s in enumerate(self._slots):
+            np.matmul(phase, self._stack[m], out=out[s])
+        return self._convention_one(k_cart, out)
 
     def derivatives_fft(self, n_fft: tuple[int, int, int], shift_red: np.ndarray,
                         k_cart: np.ndarray) -> HamiltonianDerivatives:
@@ -86,14 +116,31 @@ class TightBinding:
 
         ``sum_R X(R) e^{2 pi i k.R} = sum_{r mod n} e^{2 pi i j.r/n} [sum_{R = r mod n}
         X(R) e^{2 pi i shift.R}]``: fold R onto the sub-mesh, then one inverse FFT.
+        Short-ranged models (at most :data:`DIRECT_SUM_MAX_R` R vectors) take the
+        direct sum instead, which is faster for them and equal to rounding.
         """
+        if len(self.R) <= DIRECT_SUM_MAX_R:
+            return self.derivatives(k_cart)
+        n_fft = tuple(int(n) for n in n_fft)
         n_tot = int(np.prod(n_fft))
-        folded = self._folding(tuple(n_fft)).multiply(
+        folded = self._folding(n_fft).multiply(
             np.exp(2j * np.pi * (self.R @ shift_red))[None, :]).tocsr()
+        axes = tuple(a for a in range(3) if n_fft[a] > 1)
+        out = self._new_output(n_tot)
+        for m, s in enumerate(self._slots):
+            grid = (folded @ self._stack[m]).reshape(*n_fft, -1)
+            if axes:  # the unnormalised inverse transform: sum_r e^{+2 pi i j.r/n}
+                grid = scipy.fft.ifftn(grid, axes=axes, norm="forward", overwrite_x=True)
+            out[s] = grid.reshape(n_tot, -1)
+        return self._convention_one(k_cart, out)
+
+    def _new_output(self, nk: int) -> np.ndarray:
+        """``(10, nk, N*N)`` complex; the d_kz H slot is zero for planar models."""
         n = self.num_bands
-        grid = (folded @ self._stack.reshape(len(self.R), -1)).reshape(*n_fft, -1)
-        ft = np.fft.ifftn(grid, axes=(0, 1, 2)) * n_tot
-        return self._convention_one(k_cart, ft.reshape(n_tot, _N_STACK, n, n))
+        out = np.empty((_N_SLOTS, nk, n * n), dtype=complex)
+        if self._planar:
+            out[_SLOT_KZ] = 0.0
+        return out
 
     def _folding(self, n_fft: tuple[int, int, int]) -> scipy.sparse.csr_matrix:
         """Sparse ``(prod(n_fft), nR)`` matrix mapping each R to its residue mod n_fft."""
@@ -106,17 +153,18 @@ class TightBinding:
                 shape=(int(np.prod(n_fft)), len(self.R)))
         return cache[n_fft]
 
-    def _convention_one(self, k_cart: np.ndarray, ft: np.ndarray) -> HamiltonianDerivatives:
-        """Convention-II Fourier sums -> convention-I H and derivatives (module docstring)."""
-        tau = self.centres
-        ph = np.exp(1j * (k_cart @ tau.T))                       # (nk, N): e^{i k.tau_a}
-        gauge = np.conj(ph)[:, :, None] * ph[:, None, :]         # e^{i k.(tau_b - tau_a)}
-        ft = ft * gauge[:, None]
-        h, du = ft[:, 0], ft[:, 4:6]
-        dtau = tau[None, :, :] - tau[:, None, :]                 # (N, N, 3): tau_b - tau_a
-        dk = np.stack([ft[:, 1 + i] + 1j * dtau[:, :, i] * h for i in range(3)])
-        dkdu_r = ft[:, 6:10].reshape(len(k_cart), 2, 2, *h.shape[1:])
-        dkdu = np.stack([np.stack([dkdu_r[:, i, a] + 1j * dtau[:, :, i] * du[:, a] for a in range(2)])
-                         for i in range(2)])
+    def _convention_one(self, k_cart: np.ndarray, out: np.ndarray) -> HamiltonianDerivatives:
+        """Convention-II sums of the stack -> convention-I H and derivatives (module docstring).
+
+        Multiplies every slot by ``e^{i k.(tau_b - tau_a)}`` in place and hands out
+        views of ``out``: no copies.
+        """
+        nk, n = len(k_cart), self.num_bands
+        out = out.reshape(_N_SLOTS, nk, n, n)
+        if np.any(self.centres):
+            ph = np.exp(1j * (k_cart @ self.centres.T))           # (nk, N): e^{i k.tau_a}
+            gauge = np.conj(ph)[:, :, None] * ph[:, None, :]       # e^{i k.(tau_b - tau_a)}
+            for s in self._slots:
+                out[s] *= gauge
         dpos = np.swapaxes(self.dcentres, 1, 2) if np.any(self.dcentres) else None
-        return HamiltonianDerivatives(h, dk, np.moveaxis(du, 1, 0), dkdu, dpos)
+        return HamiltonianDerivatives(out[0], out[1:4], out[4:6], out[6:10].reshape(2, 2, nk, n, n), dpos)
