@@ -326,3 +326,32 @@ def test_gap_error_on_another_rank_reaches_every_rank():
     for exc in errors:
         assert isinstance(exc, GapClosedError), errors
         assert "k = (0.000000, 3.141593, 0.000000)" in str(exc)
+
+
+def test_ctrl_c_keeps_the_work_done(tmp_path):
+    """Ctrl-C (SIGINT) with a long checkpoint interval: the batches done so far are saved on the
+    way out (exit 130), and --resume (with another checkpoint interval) finishes the same result."""
+    size = (360, 360, 1)
+    cfg = graphene(tmp_path, "slow.toml", size=size, batch=64, extra="[run]\ncheckpoint_interval_s = 3600\n")
+    ref = cli(graphene(tmp_path, "ref.toml", size=size, batch=64), "--out", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stderr
+    out = str(tmp_path / "out")
+    proc = subprocess.Popen([sys.executable, "-m", "wanphonon.cli", "run", cfg, "--out", out, "-q"],
+                            env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not os.path.isdir(os.path.join(out, "checkpoint")):      # the run has started its batches
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.01)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    with np.load(os.path.join(out, "checkpoint", "rank0.npz")) as data:
+        assert 0 < len(data["indices"]) < (360 // 8) ** 2
+    text = open(cfg).read().replace("checkpoint_interval_s = 3600", "checkpoint_interval_s = 60")
+    with open(cfg, "w") as fh:                       # [run] settings may change before --resume
+        fh.write(text)
+    done = cli(cfg, "--out", out, "--resume")
+    assert done.returncode == 0, done.stderr
+    assert_same(result(out), result(tmp_path / "ref"), rel=1e-12)

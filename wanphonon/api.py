@@ -60,8 +60,13 @@ class Calculation:
         return None if e is None else 1e-3 * e
 
     def fingerprint(self) -> str:
-        """Hash of everything that determines the per-batch sums (for checkpoints)."""
-        blob = json.dumps({"config": self.config.tables, "displacements": self.config.displacements,
+        """Hash of everything that determines the per-batch sums (for checkpoints).
+
+        ``[run]`` and ``[output]`` change how a run is carried out, not its numbers, so
+        they may be changed before ``--resume``.
+        """
+        physics = {k: v for k, v in self.config.tables.items() if k not in ("run", "output")}
+        blob = json.dumps({"config": physics, "displacements": self.config.displacements,
                            "inputs": self.inputs, "grid": self.grid.describe(),
                            "version": __version__}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()

@@ -231,6 +231,10 @@ def integrate(system, grid, *, n_occ=None, fermi_energy=None,
         except GapClosedError as exc:
             error = exc
             break
+        except KeyboardInterrupt:      # Ctrl-C: keep what is done for --resume
+            if checkpoint is not None:
+                checkpoint.save()
+            raise
         if checkpoint is not None:
             checkpoint.record(b, rows[b])
         bar.update(n + 1)
