@@ -129,6 +129,14 @@ def test_alignment_undoes_permutations_phases_and_translations():
         assert np.array_equal(got, ref) and not rep.unitary_applied
 
 
+def rotate_first_two(run, angle):
+    """The run with Wannier functions 0 and 1 rotated into each other by ``angle``."""
+    c, s = np.cos(angle), np.sin(angle)
+    rot = np.eye(run.H.shape[-1])
+    rot[:2, :2] = [[c, -s], [s, c]]
+    return RealSpaceModel(run.R, rot.T @ run.H @ rot, run.centres)
+
+
 def test_rotation_inside_a_site_is_undone():
     model = list(real_model(2))
     model[3][1] = model[3][0]            # WFs 0 and 1 on one site ...
@@ -136,11 +144,7 @@ def test_rotation_inside_a_site_is_undone():
     eq = run_at(model, np.zeros(2))
     u = np.array([0.01, 0.0])
     clean = run_at(model, u)
-    c, s = np.cos(0.6), np.sin(0.6)
-    rot = np.eye(5)
-    rot[:2, :2] = [[c, -s], [s, c]]
-    rotated = RealSpaceModel(clean.R, rot.T @ clean.H @ rot, clean.centres)
-    aligned, report = align(eq, rotated, LATTICE, u, "rotated")
+    aligned, report = align(eq, rotate_first_two(clean, 0.6), LATTICE, u, "rotated")
     assert report.unitary_applied
     # the minimal-change gauge differs from the original by O(u) only
     assert report.residual_after_per_A < 0.5 * report.residual_before_per_A
@@ -160,10 +164,5 @@ def test_mixing_across_sites_is_refused():
     model = real_model(1)
     eq = run_at(model, np.zeros(2))
     u = np.array([0.01, 0.0])
-    clean = run_at(model, u)
-    c, s = np.cos(0.3), np.sin(0.3)
-    rot = np.eye(5)
-    rot[:2, :2] = [[c, -s], [s, c]]
-    mixed = RealSpaceModel(clean.R, rot.T @ clean.H @ rot, clean.centres)
     with pytest.raises(ModelMismatchError, match="max_change_per_A"):
-        align(eq, mixed, LATTICE, u, "mixed")
+        align(eq, rotate_first_two(run_at(model, u), 0.3), LATTICE, u, "mixed")

@@ -66,14 +66,15 @@ class Config:
         return "model" in self.tables
 
 
-def load(path: str) -> Config:
-    """Read and validate a TOML configuration file."""
+def read_toml(path: str, command: str = "run") -> dict[str, Any]:
+    """The TOML file at ``path`` as a dictionary; a missing file or broken syntax is one
+    :class:`ConfigError` naming the file and the line (``command`` names the subcommand)."""
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError("configuration file not found", path=path,
-                          fix="check the path given to 'wanphonon run'") from None
+                          fix=f"check the path given to 'wanphonon {command}'") from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         if m:
@@ -83,7 +84,11 @@ def load(path: str) -> Config:
                 line = max(fh.read().count(b"\n"), 1)
         raise ConfigError(f"not valid TOML: {exc}", path=path, line=line,
                           fix="correct the TOML syntax (strings in quotes, arrays in [ ])") from None
-    return from_dict(data, path=path)
+
+
+def load(path: str) -> Config:
+    """Read and validate a TOML configuration file."""
+    return from_dict(read_toml(path), path=path)
 
 
 def from_dict(data: dict[str, Any], path: str | None = None) -> Config:

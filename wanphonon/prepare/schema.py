@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import read_toml
 from ..errors import ConfigError
 
 _NUMBER = (int, float)
@@ -104,17 +104,7 @@ class PrepareConfig:
 
 def load(path: str) -> PrepareConfig:
     """Read and validate a ``prepare`` TOML file."""
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError("configuration file not found", path=path,
-                          fix="check the path given to 'wanphonon prepare'") from None
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(f"not valid TOML: {exc}", path=path, line=int(m.group(1)) if m else None,
-                          fix="correct the TOML syntax (strings in quotes, arrays in [ ])") from None
-    return from_dict(data, path=path)
+    return from_dict(read_toml(path, "prepare"), path=path)
 
 
 def from_dict(data: dict[str, Any], path: str | None = None) -> PrepareConfig:
