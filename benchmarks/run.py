@@ -88,18 +88,9 @@ def random_model(n: int = 24, seed: int = 0, cutoff_A: float = 12.0, gap: float 
 def write_inputs(tb, directory: str, mesh: int, batch_size: int, u: float = 1e-3) -> str:
     """Wannier90 ``_tb.dat`` of the equilibrium run and of four displaced runs
     (H(R) + u . dH(R), exactly linear), and the TOML configuration; returns its path."""
-    from wanphonon.io.writers import write_tb
+    from wanphonon.io.writers import displacement_tables, write_frozen_phonon_runs
     n = tb.num_bands
-    pos = np.zeros((len(tb.R), n, n, 3), dtype=complex)
-    r0 = int(np.flatnonzero((tb.R == 0).all(1))[0])
-    pos[r0, np.arange(n), np.arange(n)] = tb.centres
-    ones = np.ones(len(tb.R), dtype=int)
-    runs = {"eq": (0.0, 0.0), "xp": (u, 0.0), "xm": (-u, 0.0), "yp": (0.0, u), "ym": (0.0, -u)}
-    for seed, (ux, uy) in runs.items():
-        write_tb(os.path.join(directory, f"{seed}_tb.dat"), tb.lattice, tb.R, ones,
-                 tb.H_R + ux * tb.dH_R[0] + uy * tb.dH_R[1], pos, precise=True)
-    displacements = "".join(f'[[displacement]]\nseedname = "{s}"\nu = [{ux!r}, {uy!r}]\n'
-                            for s, (ux, uy) in runs.items() if s != "eq")
+    displacements = displacement_tables(write_frozen_phonon_runs(directory, tb, u))
     path = os.path.join(directory, "benchmark.toml")
     with open(path, "w") as fh:
         fh.write(f'[wannier]\nseedname = "eq"\npositions = "fixed"\n{displacements}'

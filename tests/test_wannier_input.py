@@ -20,7 +20,8 @@ from helpers import random_tight_binding
 import wanphonon
 from wanphonon.engine.grids import UniformGrid
 from wanphonon.engine.integrate import integrate
-from wanphonon.io.writers import write_centres_xyz, write_tb, write_win
+from wanphonon.io.writers import (displacement_tables, write_centres_xyz, write_frozen_phonon_runs,
+                                 write_tb, write_win)
 from wanphonon.results import chi_terms
 from wanphonon.systems.dirac import graphene_dirac
 from wanphonon.systems.lattice_dirac import dirac_lattice
@@ -31,22 +32,12 @@ RUNS = {"xp": (1, 0), "xm": (-1, 0), "yp": (0, 1), "ym": (0, -1)}
 
 def write_runs(folder, tb, delta, positions="wannier", spin=1, n_occ=1, mesh=(24, 24, 1)):
     """Equilibrium and +-delta runs of ``tb`` (exactly linear in u) and their wanphonon.toml."""
-    n = tb.num_bands
-    ones = np.ones(len(tb.R), int)
-    for name, (sx, sy) in {"eq": (0, 0), **RUNS}.items():
-        u = delta * np.array([sx, sy])
-        H = tb.H_R + u[0] * tb.dH_R[0] + u[1] * tb.dH_R[1]
-        centres = tb.centres + u[0] * tb.dcentres[0] + u[1] * tb.dcentres[1]
-        pos = np.zeros(H.shape + (3,), complex)
-        pos[tuple(np.flatnonzero(~tb.R.any(1))), np.arange(n), np.arange(n)] = centres
-        prefix = os.path.join(folder, name)
-        write_tb(prefix + "_tb.dat", tb.lattice, tb.R, ones, H, pos, precise=True)
-        write_win(prefix + ".win", n, tb.lattice, ["C"], [[0.0, 0.0, 0.0]])
-    disp = "".join(f'[[displacement]]\nseedname = "{k}"\nu = [{delta * sx}, {delta * sy}]\n'
-                   for k, (sx, sy) in RUNS.items())
+    runs = write_frozen_phonon_runs(folder, tb, delta)
+    for name in runs:
+        write_win(os.path.join(folder, name + ".win"), tb.num_bands, tb.lattice, ["C"], [[0.0, 0.0, 0.0]])
     cfg = os.path.join(folder, "wanphonon.toml")
     with open(cfg, "w") as fh:
-        fh.write(f'[wannier]\nseedname = "eq"\npositions = "{positions}"\n{disp}'
+        fh.write(f'[wannier]\nseedname = "eq"\npositions = "{positions}"\n{displacement_tables(runs)}'
                  f"[electrons]\noccupied_bands = {n_occ}\nspin_degeneracy = {spin}\n"
                  f"[kmesh]\nsize = {list(mesh)}\n")
     return cfg

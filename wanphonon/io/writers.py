@@ -21,6 +21,8 @@ survives a round trip exactly.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 
@@ -130,3 +132,34 @@ def write_win(path: str, num_wann: int, lattice: np.ndarray, symbols, positions,
         lines += ["", f"begin {name}", *content, f"end {name}"]
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
+
+
+#: The standard frozen-phonon runs: seedname -> displacement in units of delta.
+FROZEN_PHONON_RUNS = {"eq": (0, 0), "xp": (1, 0), "xm": (-1, 0), "yp": (0, 1), "ym": (0, -1)}
+
+
+def write_frozen_phonon_runs(folder: str, tb, delta: float) -> dict[str, tuple[float, float]]:
+    """A tight-binding model with dH/du written as Wannier90 ``_tb.dat`` runs (17 digits).
+
+    Run ``s`` of :data:`FROZEN_PHONON_RUNS` holds ``H(R) + u . dH/du(R)`` (exactly linear in u)
+    and the Wannier centres ``tau + u . dtau/du`` on the diagonal of the R = 0 position matrix,
+    with ``u = delta * FROZEN_PHONON_RUNS[s]`` (A).  Returns ``{seedname: (u_x, u_y)}``.
+    """
+    n = tb.num_bands
+    ones = np.ones(len(tb.R), dtype=int)
+    origin = int(np.flatnonzero(~tb.R.any(axis=1))[0])
+    runs = {}
+    for seed, (sx, sy) in FROZEN_PHONON_RUNS.items():
+        u = (delta * sx, delta * sy)
+        pos = np.zeros(tb.H_R.shape + (3,), dtype=complex)
+        pos[origin, np.arange(n), np.arange(n)] = tb.centres + u[0] * tb.dcentres[0] + u[1] * tb.dcentres[1]
+        write_tb(os.path.join(folder, f"{seed}_tb.dat"), tb.lattice, tb.R, ones,
+                 tb.H_R + u[0] * tb.dH_R[0] + u[1] * tb.dH_R[1], pos, precise=True)
+        runs[seed] = u
+    return runs
+
+
+def displacement_tables(runs: dict[str, tuple[float, float]]) -> str:
+    """``[[displacement]]`` TOML tables for the displaced runs of ``runs`` (all but ``eq``)."""
+    return "".join(f'[[displacement]]\nseedname = "{s}"\nu = [{ux!r}, {uy!r}]\n'
+                   for s, (ux, uy) in runs.items() if s != "eq")
