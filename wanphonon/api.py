@@ -161,25 +161,20 @@ def ion_born_charges(calc: Calculation, *, comm=None) -> dict[str, np.ndarray] |
 def _mode_report(calc: Calculation, charges: dict[str, np.ndarray], result: Result) -> None:
     """Per-ion Born charges, the mode's total charge and the point-charge moment estimate."""
     pattern = calc.pattern
-    per_ion = {}
-    for label, z in charges.items():
-        entry = {"electronic": z.tolist()}
-        if label in pattern.valences:
-            entry["total"] = (z + pattern.valences[label] * np.eye(3, 2)).tolist()
-        per_ion[label] = entry
-    result.extra["born_charge_per_ion"] = per_ion
+    totals = {k: z + pattern.valences[k] * np.eye(3, 2) for k, z in charges.items() if k in pattern.valences}
+    result.extra["born_charge_per_ion"] = {
+        k: {"electronic": z.tolist(), **({"total": totals[k].tolist()} if k in totals else {})}
+        for k, z in charges.items()}
     result.extra["phonon_pattern"] = {k: c.tolist() for k, c in pattern.matrices.items()}
-    if all(label in pattern.valences for label in charges):
-        # dipole per unit u of the whole mode: sum_kappa Z*_kappa C_kappa
-        mode = sum((np.array(per_ion[k]["total"])[:, :2] @ c) for k, c in pattern.matrices.items())
-        result.born_charge_total = mode.tolist()
-        if result.moment is not None:
-            charges_2d = {k: np.array(per_ion[k]["total"])[:2, :2] for k in charges}
-            pc = pattern.point_charge_moment(charges_2d, calc.setting.mode_weight)
-            result.moment["point_charge_estimate"] = {
-                "ionic_magneton": pc,
-                **{u: pc * r for u, r in magneton_ratios(calc.setting.mass_amu).items()}} \
-                if calc.setting.mass_amu else {"ionic_magneton": pc}
+    if len(totals) < len(charges):
+        return
+    # dipole per unit u of the whole mode: sum_kappa Z*_kappa C_kappa
+    result.born_charge_total = sum(totals[k] @ c for k, c in pattern.matrices.items()).tolist()
+    if result.moment is not None:
+        pc = pattern.point_charge_moment({k: z[:2] for k, z in totals.items()}, calc.setting.mode_weight)
+        ratios = magneton_ratios(calc.setting.mass_amu) if calc.setting.mass_amu else {}
+        result.moment["point_charge_estimate"] = {"ionic_magneton": pc,
+                                                  **{u: pc * r for u, r in ratios.items()}}
 
 
 def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1,

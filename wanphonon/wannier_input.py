@@ -36,6 +36,7 @@ from .engine.grids import UniformGrid
 from .errors import ConfigError, ModelMismatchError
 from .gauge import MAX_RESIDUAL_PER_A, RealSpaceModel, align, on_common_r
 from .io.seed import WannierRun, read_seed
+from .io.rvectors import r_keys
 from .io.wsvec import apply_ws_shifts
 from .mode import MODE_RUN, pattern_from_config
 from .systems.tight_binding import TightBinding
@@ -97,11 +98,12 @@ def _place_images(eq: WannierRun, R: np.ndarray, stack: np.ndarray) -> tuple[np.
     """Apply the equilibrium run's minimal-replica shifts to ``stack`` ``(nR, N, N, k)``."""
     if eq.wsvec is None:
         return R, stack
-    known = (R[:, None, :] == eq.raw_R[None, :, :]).all(-1)          # (nR_union, nR_eq)
-    in_eq = known.any(axis=1)
-    order = np.argmax(known[in_eq], axis=1)
+    key_eq, key = r_keys(eq.raw_R, R)
+    sort = np.argsort(key_eq)
+    pos = np.minimum(np.searchsorted(key_eq[sort], key), len(key_eq) - 1)
+    in_eq = key_eq[sort][pos] == key                                   # R also in the eq. run's list
     on_eq = np.zeros((len(eq.raw_R),) + stack.shape[1:], dtype=complex)
-    on_eq[order] = stack[in_eq]
+    on_eq[sort[pos[in_eq]]] = stack[in_eq]
     R_ws, placed = apply_ws_shifts(eq.raw_R, on_eq, eq.wsvec)
     if in_eq.all():
         return R_ws, placed
