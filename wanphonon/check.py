@@ -13,14 +13,20 @@ from .api import Calculation, prepare
 from .engine.integrate import batch_derivatives
 
 
+def batch_levels(calc: Calculation, batch, keep=slice(None)) -> tuple[np.ndarray, int]:
+    """Eigenvalues ``(nk, N)`` (eV) of ``H(k)`` on (the ``keep`` part of) a batch, and the
+    number of occupied levels."""
+    e = np.linalg.eigvalsh(batch_derivatives(calc.system, batch).H[keep])
+    return e, calc.n_occ if calc.n_occ is not None else int(np.count_nonzero(e[0] < calc.fermi_energy))
+
+
 def gap_survey(calc: Calculation) -> dict:
     """Smallest direct gap over the grid and the largest occupied / smallest empty level (eV)."""
     grid = calc.grid
     smallest, where, top, bottom = np.inf, None, -np.inf, np.inf
     for b in range(grid.n_batches):
         batch = grid.batch(b)
-        e = np.linalg.eigvalsh(batch_derivatives(calc.system, batch).H)
-        n_occ = calc.n_occ if calc.n_occ is not None else int(np.count_nonzero(e[0] < calc.fermi_energy))
+        e, n_occ = batch_levels(calc, batch)
         gap = e[:, n_occ] - e[:, n_occ - 1]
         i = int(np.argmin(gap))
         if gap[i] < smallest:

@@ -144,7 +144,7 @@ def path_contributions(calc, path: str, out_path: str, npoints: int = 300) -> st
 def gap_map(calc, out_path: str, phonon_energy_meV: float | None = None) -> str:
     """The direct gap over the Brillouin zone of a 2D lattice system (kz = 0 plane of a 3D one),
     with the contour where it equals the phonon energy (the adiabatic limit needs gap > E_p)."""
-    from .engine.integrate import batch_derivatives
+    from .check import batch_levels
     grid = calc.grid
     n = grid.mesh[:2]
     k_red, gaps = [], []
@@ -154,8 +154,7 @@ def gap_map(calc, out_path: str, phonon_energy_meV: float | None = None) -> str:
         keep = np.abs(red[:, 2] - red[0, 2]) < 1e-12 if grid.dimension == 3 else slice(None)
         if grid.dimension == 3 and abs(red[0, 2] - grid.shift[2] / grid.mesh[2]) > 1e-12:
             continue
-        e = np.linalg.eigvalsh(batch_derivatives(calc.system, batch).H[keep])
-        n_occ = calc.n_occ or int(np.count_nonzero(e[0] < calc.fermi_energy))
+        e, n_occ = batch_levels(calc, batch, keep)
         k_red.append(red[keep, :2])
         gaps.append(e[:, n_occ] - e[:, n_occ - 1])
     k_red, gaps = np.concatenate(k_red), np.concatenate(gaps)
