@@ -109,7 +109,7 @@ def wannierberri_ahc(tb, mesh: int, efermi: float, workdir: str):
     """A callable running WannierBerri's AHC on the same model and grid, and its NKFFT."""
     import wannierberri as wb
     from wannierberri.calculators.static import AHC
-    from wanphonon.wannierberri_calculators import system_from_tight_binding
+    from wanphonon.interfaces.wannierberri import system_from_tight_binding
     logging.getLogger("wannierberri").setLevel(logging.ERROR)
     system = system_from_tight_binding(tb)
     # the FFT sub-grid: the divisor of the mesh nearest to WannierBerri's recommended size

@@ -7,9 +7,9 @@ symmetry), so that the exact dH/du = G is known independently of the stencil.
 import numpy as np
 import pytest
 
-from wanphonon.displacement import stencil
+from wanphonon.frozen_phonon.displacement import stencil
 from wanphonon.errors import ConfigError, ModelMismatchError
-from wanphonon.gauge import RealSpaceModel, align, on_common_r
+from wanphonon.frozen_phonon.gauge import RealSpaceModel, align, on_common_r
 
 LATTICE = np.array([[2.5, 0.0, 0.0], [-1.25, 2.165, 0.0], [0.0, 0.0, 10.0]])
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wanphonon.api import prepare
-from wanphonon.kpath import along_path
+from wanphonon.commands.kpath import along_path
 
 HBN = os.path.join(os.path.dirname(__file__), "..", "examples", "hbn_dft", "wanphonon.toml")
 

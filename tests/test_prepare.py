@@ -2,7 +2,7 @@
 
 hBN: the Gamma E' pair of a spring model in phonopy; graphene: the K-point chiral mode folded
 into the sqrt3 x sqrt3 supercell.  The generated files are read back with ASE and with
-wanphonon's own readers, and checked with wanphonon.consistency as `wanphonon run` would.
+wanphonon's own readers, and checked with wanphonon.frozen_phonon.consistency as `wanphonon run` would.
 """
 
 import os
@@ -16,10 +16,10 @@ import pytest
 from ase import Atoms
 
 from wanphonon.config import load as load_run_config
-from wanphonon.consistency import check_displacement, check_settings
+from wanphonon.frozen_phonon.consistency import check_displacement, check_settings
 from wanphonon.errors import ConfigError, ModelMismatchError
 from wanphonon.io.win import read_win
-from wanphonon.mode import MODE_RUN, PhononPattern, pattern_from_config
+from wanphonon.frozen_phonon.mode import MODE_RUN, PhononPattern, pattern_from_config
 from wanphonon.prepare import prepare
 from wanphonon.prepare.springs import spring_force_constants, spring_phonopy
 

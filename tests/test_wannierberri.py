@@ -1,4 +1,4 @@
-"""wanphonon's integrands through WannierBerri (``wanphonon.wannierberri_calculators``).
+"""wanphonon's integrands through WannierBerri (``wanphonon.interfaces.wannierberri``).
 
 ``wannierberri.run`` with the SecondChernForm and BornCharge calculators on a
 ``System_R`` built from a wanphonon TightBinding must give the native engine's
@@ -20,7 +20,7 @@ from helpers import random_tight_binding  # noqa: E402
 from wanphonon.engine.grids import UniformGrid  # noqa: E402
 from wanphonon.engine.integrate import integrate  # noqa: E402
 from wanphonon.geometry.integrands import SCALAR_INTEGRANDS  # noqa: E402
-from wanphonon.wannierberri_calculators import (  # noqa: E402
+from wanphonon.interfaces.wannierberri import (  # noqa: E402
     DHDU_KEYS, BornCharge, SecondChernForm, born_charge, chi_terms, derivatives_from_data_k,
     integrate_tight_binding, system_from_tight_binding)
 
@@ -92,7 +92,7 @@ def test_data_k_matrices_are_convention_one_up_to_orbital_phases():
 
 
 def test_module_does_not_import_wannierberri():
-    code = ("import sys, wanphonon.wannierberri_calculators, wanphonon.cli; "
+    code = ("import sys, wanphonon.interfaces.wannierberri, wanphonon.cli; "
             "assert 'wannierberri' not in sys.modules")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)

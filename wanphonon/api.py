@@ -32,7 +32,7 @@ from .engine.kresolved import KResolvedRecorder
 from .engine.parallel import SerialComm
 from .errors import ConfigError, WanphononError
 from .geometry.bands import DEFAULT_GAP_TOLERANCE
-from .mode import PhononPattern
+from .frozen_phonon.mode import PhononPattern
 from .results import PhysicalSetting, Result, build_result, kz_resolved
 from .systems.builtin import builtin_system
 from .units import magneton_ratios, species_mass
@@ -92,7 +92,7 @@ def prepare(config: str | os.PathLike | dict | Config) -> Calculation:
         inputs: dict[str, str] = {}
         pattern, ion_systems = None, {}
     else:
-        from .wannier_input import wannier_system
+        from .frozen_phonon.builder import wannier_system
         system, grid, inputs, pattern, ion_systems = wannier_system(cfg)
         dim, cell = grid.dimension, grid.cell_measure
     n_occ = el.get("occupied_bands")

@@ -63,7 +63,7 @@ def _run(args, comm) -> int:
             print(f"\nwrote {os.path.join(args.out, 'result.json')}")
         from .api import as_config
         if args.plot or as_config(args.config).get("output", "plots", False):
-            from .plots import plots_for
+            from .commands.plots import plots_for
             for path in plots_for(args.config, result, args.out):
                 if not args.quiet:
                     print(f"wrote {path}")
@@ -71,7 +71,7 @@ def _run(args, comm) -> int:
 
 
 def _check(args, comm) -> int:
-    from .check import check, format_report
+    from .commands.check import check, format_report
     report = check(args.config)
     if comm.rank == 0:
         if args.json:
@@ -88,7 +88,7 @@ def _plot(args, comm) -> int:
     from ase.cell import Cell
 
     from .api import prepare
-    from .plots import gap_map, path_contributions
+    from .commands.plots import gap_map, path_contributions
     calc = prepare(args.config)
     os.makedirs(args.out, exist_ok=True)
     path = args.path
@@ -98,7 +98,7 @@ def _plot(args, comm) -> int:
                                   args.npoints),
                gap_map(calc, os.path.join(args.out, "gap_map.png"), calc.setting.phonon_energy_meV)]
     if args.run is not None:
-        from .plots import kz_profile
+        from .commands.plots import kz_profile
         written.append(kz_profile(os.path.join(args.run, "k_resolved"),
                                   os.path.join(args.out, "kz_contributions.png")))
     if not args.quiet:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError
-from ..mode import PhononPattern
+from ..frozen_phonon.mode import PhononPattern
 from .structure import Structure
 
 #: Largest out-of-plane component (relative) tolerated in the pair.
@@ -62,7 +62,7 @@ class ModePattern:
         return [[_tidy(x) for x in row] for row in c]
 
     def phonon_pattern(self) -> PhononPattern:
-        """The same pattern as :class:`wanphonon.mode.PhononPattern` (masses by label)."""
+        """The same pattern as :class:`wanphonon.frozen_phonon.mode.PhononPattern` (masses by label)."""
         idx = self.moving()
         return PhononPattern(self.rep_label, {self.labels[i]: np.array(self.C[i]) for i in idx},
                              {self.labels[i]: float(self.masses[i]) for i in idx})
@@ -119,7 +119,7 @@ def from_vectors(vectors: np.ndarray, masses: np.ndarray, structure: Structure, 
         raise RuntimeError(f"mode weight from C ({weight}) and from the pair ({weight_pair}) disagree")
     check = pattern.phonon_pattern().mode_weight()
     if check is None or abs(check - weight) > 1e-10 * weight:
-        raise RuntimeError(f"wanphonon.mode.PhononPattern gives mode_weight {check}, prepare {weight}")
+        raise RuntimeError(f"wanphonon.frozen_phonon.mode.PhononPattern gives mode_weight {check}, prepare {weight}")
     return pattern
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..mode import MODE_RUN
+from ..frozen_phonon.mode import MODE_RUN
 from .pattern import ModePattern
 
 EQUILIBRIUM = "eq"

@@ -1,9 +1,9 @@
 """Check the written files the way ``wanphonon run`` will: before anyone spends DFT time on them.
 
 * ``wanphonon.toml`` validates (:func:`wanphonon.config.load`) and its pattern
-  (:func:`wanphonon.mode.pattern_from_config`) equals the prepared one;
+  (:func:`wanphonon.frozen_phonon.mode.pattern_from_config`) equals the prepared one;
 * every ``.win`` reads back (:func:`wanphonon.io.win.read_win`), and the checks of
-  :mod:`wanphonon.consistency` pass between the equilibrium and every displaced run
+  :mod:`wanphonon.frozen_phonon.consistency` pass between the equilibrium and every displaced run
   (same settings; the declared ions moved by the declared u);
 * the ``.win`` files are identical apart from the ``atoms_cart`` block.
 """
@@ -15,10 +15,10 @@ import re
 import numpy as np
 
 from ..config import load
-from ..consistency import check_displacement, check_settings
+from ..frozen_phonon.consistency import check_displacement, check_settings
 from ..errors import ModelMismatchError
 from ..io.win import read_win
-from ..mode import MODE_RUN, pattern_from_config
+from ..frozen_phonon.mode import MODE_RUN, pattern_from_config
 
 _ATOMS = re.compile(r"begin atoms_cart.*?end atoms_cart", re.S | re.I)
 

@@ -9,7 +9,7 @@
 * Labels: the chemical symbol when the species occurs once in the cell, else
   symbol + running number within the species (``C1`` ... ``C6``).  The labels
   name the ions in ``wanphonon.toml`` and in the ``.win`` atoms (Wannier90 and
-  :mod:`wanphonon.consistency` identify atoms by label).
+  :mod:`wanphonon.frozen_phonon.consistency` identify atoms by label).
 * Vacuum: a lattice direction whose height exceeds :data:`SLAB_HEIGHT_A` and in
   which the atoms leave an empty gap of at least :data:`SLAB_GAP_A` makes the
   structure a 2D slab.

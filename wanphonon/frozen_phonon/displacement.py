@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 #: Monomials (p, q) of ux^p uy^q in the order in which they join the fit.
 MONOMIALS = tuple((p, d - p) for d in range(1, 5) for p in range(d, -1, -1))

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from ase.cell import Cell
 
-from .errors import ConfigError
-from .geometry.bands import diagonalize
-from .geometry.integrands import KResolved, evaluate
+from ..errors import ConfigError
+from ..geometry.bands import diagonalize
+from ..geometry.integrands import KResolved, evaluate
 
 
 @dataclass

@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .errors import ModelMismatchError
-from .io.rvectors import r_keys
+from ..errors import ModelMismatchError
+from ..io.rvectors import r_keys
 
 #: Relative change of H(R) per Angstrom of displacement above which a run is taken
 #: to be gauged differently (and aligned), and above which an aligned run is refused;

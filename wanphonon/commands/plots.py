@@ -17,8 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .api import as_config, compute, prepare  # noqa: E402
-from .results import Result, chi_terms  # noqa: E402
+from ..api import as_config, compute, prepare  # noqa: E402
+from ..results import Result, chi_terms  # noqa: E402
 
 _TERMS = (("born", "Born (k-resolved charge)"), ("energy", "energy x Berry curvature"),
           ("nontopological", "nontopological"), ("total", "total"))
@@ -181,7 +181,7 @@ def kz_profile(k_resolved_dir: str, out_path: str) -> str:
     The kz planes of a uniform mesh with b3 along z are ``dkz`` apart; a plane's
     share of the integral, ``sum_plane weight * integrand``, is ``chi_2D(kz) dkz / 2 pi``.
     """
-    from .engine.kresolved import load
+    from ..engine.kresolved import load
     d = load(k_resolved_dir)
     planes, inverse = np.unique(np.round(d["k_cart"][:, 2], 10), return_inverse=True)
     if len(planes) < 2:

@@ -5,7 +5,7 @@ inside functions, so wanphonon works without it (install the extra:
 ``pip install -e '.[wannierberri]'``).  Tested with WannierBerri 26.10.
 
     import wannierberri as wb
-    from wanphonon.wannierberri_calculators import (BornCharge, SecondChernForm,
+    from wanphonon.interfaces.wannierberri import (BornCharge, SecondChernForm,
                                                     chi_terms, system_from_tight_binding)
     system = system_from_tight_binding(tb)                  # a wanphonon TightBinding
     grid = wb.Grid(system, NK=(48, 48, 1), NKFFT=(16, 16, 1), use_symmetry=False)
@@ -51,9 +51,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry.bands import DEFAULT_GAP_TOLERANCE
-from .geometry.hamiltonian import HamiltonianDerivatives
-from .geometry.integrands import SCALAR_INTEGRANDS, evaluate
+from ..geometry.bands import DEFAULT_GAP_TOLERANCE
+from ..geometry.hamiltonian import HamiltonianDerivatives
+from ..geometry.integrands import SCALAR_INTEGRANDS, evaluate
 
 #: Names of the extra R-space matrices that carry ``dH(R)/du_x`` and ``dH(R)/du_y``.
 DHDU_KEYS = ("dHdu_x", "dHdu_y")
@@ -66,7 +66,7 @@ def _require_wannierberri():
     try:
         import wannierberri
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("wanphonon.wannierberri_calculators needs WannierBerri: "
+        raise ImportError("wanphonon.interfaces.wannierberri needs WannierBerri: "
                           "pip install 'wanphonon[wannierberri]'") from exc
     return wannierberri
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .api import Calculation, prepare
-from .engine.integrate import batch_derivatives
+from ..api import Calculation, prepare
+from ..engine.integrate import batch_derivatives
 
 
 def batch_levels(calc: Calculation, batch, keep=slice(None)) -> tuple[np.ndarray, int]:

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ConfigError
-from .units import species_mass
+from ..errors import ConfigError
+from ..units import species_mass
 
 #: ``[[displacement]] ion`` of a run in which all ions moved together as the mode prescribes.
 MODE_RUN = "mode"

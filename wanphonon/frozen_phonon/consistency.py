@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ModelMismatchError
-from .io.win import WinFile
+from ..errors import ModelMismatchError
+from ..io.win import WinFile
 
 #: .win keywords that must be equal in all runs (lower case).
 MUST_MATCH = ("num_wann", "num_bands", "dis_win_min", "dis_win_max", "dis_froz_min", "dis_froz_max",

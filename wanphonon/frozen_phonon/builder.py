@@ -4,11 +4,11 @@ Steps, each in its own module:
 
 1. read every run (:func:`wanphonon.io.seed.read_seed`), check that the runs
    belong together (same lattice and number of Wannier functions, same Wannier90
-   settings, atoms moved as declared: :mod:`wanphonon.consistency`);
+   settings, atoms moved as declared: :mod:`wanphonon.frozen_phonon.consistency`);
 2. align the gauge of every displaced run to the equilibrium run
-   (:func:`wanphonon.gauge.align`);
+   (:func:`wanphonon.frozen_phonon.gauge.align`);
 3. dH/du(R) and d tau/du (Wannier-centre motion) by the finite-difference
-   stencil of the displacement amplitudes (:mod:`wanphonon.displacement`), on
+   stencil of the displacement amplitudes (:mod:`wanphonon.frozen_phonon.displacement`), on
    the union of the R vectors of all runs;
 4. the minimal-replica (``use_ws_distance``) placement of the equilibrium run is
    applied to H(R) and dH/du(R) alike, so that a hopping is never counted at
@@ -29,17 +29,17 @@ import logging
 
 import numpy as np
 
-from .config import Config
+from ..config import Config
 from .consistency import check_displacement, check_settings
 from .displacement import stencil
-from .engine.grids import UniformGrid
-from .errors import ConfigError, ModelMismatchError
+from ..engine.grids import UniformGrid
+from ..errors import ConfigError, ModelMismatchError
 from .gauge import MAX_RESIDUAL_PER_A, RealSpaceModel, align, on_common_r
-from .io.seed import WannierRun, read_seed
-from .io.rvectors import r_keys
-from .io.wsvec import apply_ws_shifts
+from ..io.seed import WannierRun, read_seed
+from ..io.rvectors import r_keys
+from ..io.wsvec import apply_ws_shifts
 from .mode import MODE_RUN, pattern_from_config
-from .systems.tight_binding import TightBinding
+from ..systems.tight_binding import TightBinding
 
 log = logging.getLogger("wanphonon")
 

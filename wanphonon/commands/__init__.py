@@ -1,0 +1,1 @@
+"""Commands beside ``run``: ``check`` (pre-flight), ``plot`` (figures) and k-path evaluation."""
