@@ -182,10 +182,10 @@ def cli_run(config: str, out: str, ranks: int | None) -> tuple[float, list[dict]
 def profile_engine(calc, top: int = 18) -> None:
     import cProfile
     import pstats
-    from wanphonon.engine.integrate import integrate
+    from wanphonon.engine.integrate import Occupation, integrate
     prof = cProfile.Profile()
     prof.enable()
-    integrate(calc.system, calc.grid, n_occ=calc.n_occ)
+    integrate(calc.system, calc.grid, Occupation(calc.prescan["occupied_bands"]))
     prof.disable()
     print("\n# cProfile of the engine path (tottime, one integration)")
     pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(top)
@@ -210,7 +210,7 @@ def main(argv=None) -> int:
     mesh = args.mesh or (96 if args.quick else 192)
     repeats = args.repeats or (3 if args.quick else 5)
 
-    from wanphonon.api import prepare
+    from wanphonon.api import setup
     from wanphonon.engine.integrate import integrate
 
     work = tempfile.mkdtemp(prefix="wanphonon-bench-")
@@ -227,7 +227,7 @@ def main(argv=None) -> int:
         h = np.ascontiguousarray(tb.derivatives(all_k(grid)).H)      # H(k) of every grid point
         energies = np.linalg.eigvalsh(h)
         efermi = 0.5 * (energies[:, n_occ - 1].max() + energies[:, n_occ].min())
-        jobs = {"ours": lambda: integrate(tb, grid, n_occ=n_occ), "eigh": lambda: np.linalg.eigh(h)}
+        jobs = {"ours": lambda: integrate(tb, grid, Occupation(n_occ)), "eigh": lambda: np.linalg.eigh(h)}
         nkfft = None
         try:
             jobs["ahc"], nkfft = wannierberri_ahc(tb, mesh, efermi, work)

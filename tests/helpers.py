@@ -17,6 +17,8 @@ import itertools
 
 import numpy as np
 
+from wanphonon.geometry.curvature import curvature
+from wanphonon.geometry.projector_chains import ProjectorCalculus, dagger, eigen_blocks
 from wanphonon.systems.tight_binding import TightBinding
 
 
@@ -181,3 +183,21 @@ def flake_chi_total(tb, size, n_occ, kappa=1e-4):
 
     area = len(cells) * abs(np.linalg.det(lat))
     return (omega(kappa) - omega(-kappa)) / (2 * kappa) / area
+
+
+def curvature_matrices(derivs, eig) -> dict[tuple[str, str], np.ndarray]:
+    """Non-Abelian curvatures ``Omega_ab`` ``(nk, n_occ, n_occ)`` in the gauge of ``eig.vectors``.
+
+    Keys are pairs of parameter names among kx, ky, kz, ux, uy (``a < b`` in that
+    order).  Matrices rotate as ``U^dag Omega U`` under a change of gauge; their
+    traces and traces of products do not.
+    """
+    no = eig.n_occ
+    calc = ProjectorCalculus(eig.energies, no)
+    vh = np.ascontiguousarray(dagger(eig.vectors))
+    ops = {"kx": derivs.dk[0], "ky": derivs.dk[1], "kz": derivs.dk[2], "ux": derivs.du[0],
+           "uy": derivs.du[1]}
+    d = {name: dagger(calc.first_order(eigen_blocks(eig.vectors, vh, x, no, ou_only=True)).ou)
+         for name, x in ops.items()}
+    names = list(ops)
+    return {(a, b): curvature(d[a], d[b]) for i, a in enumerate(names) for b in names[i + 1:]}

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import wanphonon
-from wanphonon.api import prepare
-from wanphonon.engine.integrate import integrate
+from wanphonon.api import setup
+from wanphonon.engine.integrate import Occupation, integrate
 
 RTOL = 1e-6
 
@@ -122,9 +122,9 @@ def test_sign_flips_with_ux_graphene():
     ("cd3as2_dirac", {"delta0": 0.04, "delta1": 18.0, "kz": 0.03, "zeta": 1.0}),
 ])
 def test_sign_flips_with_ux(name, params):
-    calc = prepare({"model": {"name": name, **params}})
+    calc = setup({"model": {"name": name, **params}})
     flipped = dataclasses.replace(calc.system, coupling_ux=-calc.system.coupling_ux)
-    a = integrate(calc.system, calc.grid, n_occ=2).values
-    b = integrate(flipped, calc.grid, n_occ=2).values
+    a = integrate(calc.system, calc.grid, Occupation(2)).values
+    b = integrate(flipped, calc.grid, Occupation(2)).values
     for key in ("born_a", "born_b", "energy", "total"):
         assert b[key] == pytest.approx(-a[key], rel=1e-12, abs=1e-14 * abs(a["total"]))

@@ -19,7 +19,7 @@ from helpers import random_tight_binding
 
 import wanphonon
 from wanphonon.engine.grids import UniformGrid
-from wanphonon.engine.integrate import integrate
+from wanphonon.engine.integrate import Occupation, integrate
 from wanphonon.io.writers import (displacement_tables, write_centres_xyz, write_frozen_phonon_runs,
                                  write_tb, write_win)
 from wanphonon.results import chi_terms
@@ -44,7 +44,7 @@ def write_runs(folder, tb, delta, positions="wannier", spin=1, n_occ=1, mesh=(24
 
 
 def direct(tb, n_occ, mesh=(24, 24, 1)):
-    res = integrate(tb, UniformGrid(tb.lattice, mesh), n_occ=n_occ)
+    res = integrate(tb, UniformGrid(tb.lattice, mesh), Occupation(n_occ))
     return chi_terms(res.values, 1), res.born_charge
 
 
@@ -112,7 +112,7 @@ def test_scrambled_gauge_gives_the_consistent_result(tmp_path):
     for key, value in ref.chi.items():
         assert got.chi[key] == pytest.approx(value, rel=1e-7, abs=1e-9), key
     np.testing.assert_allclose(got.born_charge, ref.born_charge, atol=1e-7)
-    report = got.extra["system"]["alignment"]
+    report = got.system["alignment"]
     assert all(r["unitary_applied"] and r["residual_after_per_A"] < 1 for r in report.values())
 
 
@@ -267,7 +267,7 @@ def test_eprime_mode_weight_and_point_charge_estimate(tmp_path):
     dft = json.load(open(os.path.join(HBN, "..", "dft_born_charges.json")))
     e_b = dft["gamma_phonons"]["E_prime"]["eigenvector_x_mass_weighted"][0][0]
     assert r.moment["mode_weight"] == pytest.approx(e_b ** 2, rel=2e-3)        # ph.x eigenvector
-    z = {k: np.array(v["total"])[0, 0] for k, v in r.extra["born_charge_per_ion"].items()}
+    z = {k: np.array(v["total"])[0, 0] for k, v in r.born_charge_per_ion.items()}
     assert z["B"] + z["N"] == pytest.approx(0.0, abs=0.01)                     # acoustic sum rule
     w = r.moment["mode_weight"]
     expected = w * (z["B"] + z["N"] * 0.771828 ** 2)
@@ -304,7 +304,7 @@ def test_whole_mode_runs_equal_per_ion_runs(tmp_path):
     results = {}
     for kind, disp in lines.items():
         cfg = tmp_path / f"{kind}.toml"
-        cfg.write_text(f'[wannier]\nseedname = "eq"\n{disp}[electrons]\noccupied_bands = 1\n'
+        cfg.write_text(f'[wannier]\nseedname = "eq"\n{disp}[electrons]\noccupied_bands = 1\nspin_degeneracy = 1\n'
                        f'[kmesh]\nsize = [16, 16, 1]\n[phonon]\nspecies = "B"\npattern = {{ N = {c} }}\n')
         results[kind] = wanphonon.run(str(cfg))
     for key, value in results["ions"].chi.items():

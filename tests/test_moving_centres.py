@@ -15,7 +15,7 @@ import pytest
 from helpers import flake_chi_total, random_tight_binding
 
 from wanphonon.engine.grids import UniformGrid
-from wanphonon.engine.integrate import integrate
+from wanphonon.engine.integrate import Occupation, integrate
 from wanphonon.results import chi_terms
 from wanphonon.systems.tight_binding import TightBinding
 
@@ -34,7 +34,7 @@ def atomic_model(dtau):
 def test_atomic_limit(dtau):
     tb = atomic_model(dtau)
     grid = UniformGrid(tb.lattice, (6, 6, 1))
-    res = integrate(tb, grid, n_occ=1)
+    res = integrate(tb, grid, Occupation(1))
     area = grid.cell_measure
     np.testing.assert_allclose(res.born_charge[:2] * area, -np.asarray(dtau), atol=1e-14)
     chi = chi_terms(res.values, 1)
@@ -45,9 +45,9 @@ def test_atomic_limit(dtau):
 
 def test_results_do_not_depend_on_the_brillouin_zone_cell():
     tb = random_tight_binding(0, 3, 1, gap=5.0, hop=0.3, moving_centres=True)
-    ref = integrate(tb, UniformGrid(tb.lattice, (48, 48, 1)), n_occ=1)
+    ref = integrate(tb, UniformGrid(tb.lattice, (48, 48, 1)), Occupation(1))
     for shift in ((24, 0, 0), (0, 24, 0), (13, 31, 0)):
-        res = integrate(tb, UniformGrid(tb.lattice, (48, 48, 1), shift=shift), n_occ=1)
+        res = integrate(tb, UniformGrid(tb.lattice, (48, 48, 1), shift=shift), Occupation(1))
         for key, value in ref.values.items():
             assert res.values[key] == pytest.approx(value, rel=1e-10, abs=1e-14)
         np.testing.assert_allclose(res.born_charge, ref.born_charge, rtol=1e-10, atol=1e-14)
@@ -59,7 +59,7 @@ def test_chi_total_with_moving_centres_against_finite_flakes(seed, n_occ):
     Peierls phases at the moving positions plus the orbitals' Aharonov-Bohm Berry curvature,
     tests/helpers.flake_chi_total), extrapolated in 1/L, against the k-space chi_total."""
     tb = random_tight_binding(seed, 3, n_occ, gap=5.0, hop=0.3, moving_centres=True)
-    k_space = integrate(tb, UniformGrid(tb.lattice, (48, 48, 1)), n_occ=n_occ).values["total"]
+    k_space = integrate(tb, UniformGrid(tb.lattice, (48, 48, 1)), Occupation(n_occ)).values["total"]
     sizes = np.array([10.0, 14.0, 18.0])
     values = [flake_chi_total(tb, int(s), n_occ) for s in sizes]
     fit = np.linalg.solve(np.vstack([np.ones(3), 1 / sizes, 1 / sizes ** 2]).T, values)
@@ -67,5 +67,5 @@ def test_chi_total_with_moving_centres_against_finite_flakes(seed, n_occ):
     assert abs(values[-1] - k_space) < abs(values[0] - k_space)
     # the centre motion matters here: the fixed-centre model gives another number
     fixed = random_tight_binding(seed, 3, n_occ, gap=5.0, hop=0.3, moving_centres=False)
-    other = integrate(fixed, UniformGrid(tb.lattice, (48, 48, 1)), n_occ=n_occ).values["total"]
+    other = integrate(fixed, UniformGrid(tb.lattice, (48, 48, 1)), Occupation(n_occ)).values["total"]
     assert abs(other - k_space) > 0.1 * abs(k_space)

@@ -7,14 +7,14 @@ import sys
 import numpy as np
 import pytest
 
-from wanphonon.api import prepare
+from wanphonon.api import setup
 from wanphonon.commands.kpath import along_path
 
 HBN = os.path.join(os.path.dirname(__file__), "..", "examples", "hbn_dft", "wanphonon.toml")
 
 
 def test_path_finds_the_gap_at_k():
-    calc = prepare(HBN)
+    calc = setup(HBN)
     data = along_path(calc.system, "GKMG", 121, n_occ=4)
     assert data.labels == ["Γ", "K", "M", "Γ"]
     gap = data.energies[:, 4] - data.energies[:, 3]

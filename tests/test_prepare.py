@@ -159,22 +159,22 @@ def test_hbn_win_files_identical_apart_from_atoms(hbn):
 def test_hbn_generated_toml_passes_run_checks(hbn):
     result, atoms = hbn
     cfg = load_run_config(result.config_path)           # validates
-    ph = cfg.tables["phonon"]
+    ph = cfg.raw["phonon"]
     assert ph["ion"] == "B" and ph["species"] == "B"
     assert ph["mode_weight"] == pytest.approx(result.report["mode"]["mode_weight"], rel=1e-14)
     assert ph["valence"] == {"B": 3, "N": 5}
-    assert cfg.tables["electrons"] == {"occupied_bands": 4, "spin_degeneracy": 2}
-    assert cfg.tables["kmesh"]["size"] == [48, 48, 1]
-    assert [d["ion"] for d in cfg.displacements] == [MODE_RUN] * 8
-    assert [d["u"] for d in cfg.displacements][:4] == [[0.01, 0.0], [-0.01, 0.0], [0.0, 0.01], [0.0, -0.01]]
-    pattern = pattern_from_config(ph, {MODE_RUN}, result.config_path)
-    eq = read_win(cfg.resolve(cfg.tables["wannier"]["seedname"]) + ".win")
+    assert cfg.raw["electrons"] == {"occupied_bands": 4, "spin_degeneracy": 2}
+    assert cfg.raw["kmesh"]["size"] == [48, 48, 1]
+    assert [d.ion for d in cfg.displacements] == [MODE_RUN] * 8
+    assert [d.u for d in cfg.displacements][:4] == [(0.01, 0.0), (-0.01, 0.0), (0.0, 0.01), (0.0, -0.01)]
+    pattern = pattern_from_config(cfg.phonon, {MODE_RUN}, result.config_path)
+    eq = read_win(cfg.resolve(cfg.raw["wannier"]["seedname"]) + ".win")
     for d in cfg.displacements:
-        run = read_win(cfg.resolve(d["seedname"]) + ".win")
+        run = read_win(cfg.resolve(d.seedname) + ".win")
         check_settings(eq, run)
-        check_displacement(eq, run, pattern.moves(np.array(d["u"])))
+        check_displacement(eq, run, pattern.moves(np.array(d.u)))
     # the same checks catch a wrong declaration
-    run = read_win(cfg.resolve(cfg.displacements[0]["seedname"]) + ".win")
+    run = read_win(cfg.resolve(cfg.displacements[0].seedname) + ".win")
     with pytest.raises(ModelMismatchError):
         check_displacement(eq, run, {"B": np.array([0.01, 0.0])})     # N moved too
     assert result.report["checks"]["win_identical_apart_from_atoms"]
@@ -184,7 +184,7 @@ def test_explicit_pattern_gives_the_same_toml_as_phonopy(hbn, tmp_path):
     result, atoms = hbn
     m_b, m_n = atoms.get_masses()
     explicit = prepare(hbn_config(tmp_path, pattern={"N": -m_b / m_n}), str(tmp_path / "out"))
-    a, b = (load_run_config(r.config_path).tables["phonon"] for r in (result, explicit))
+    a, b = (load_run_config(r.config_path).raw["phonon"] for r in (result, explicit))
     assert a["pattern"]["N"] == pytest.approx(b["pattern"]["N"], abs=1e-12)
     assert a["mode_weight"] == pytest.approx(b["mode_weight"], rel=1e-10)
     assert explicit.report["symmetry"]["out_of_plane_allowed"]
@@ -217,15 +217,15 @@ def test_ion_by_ion_runs_with_vasp(tmp_path):
     assert "ISYM = -1" in incar and "LWANNIER90 = .TRUE." in incar and "NBANDS = 12" in incar
     assert open(os.path.join(out, "N_xp", "KPOINTS")).read().splitlines()[1] == "81"
     cfg_run = load_run_config(result.config_path)
-    labels = {d["ion"] for d in cfg_run.displacements}
+    labels = {d.ion for d in cfg_run.displacements}
     assert labels == {"B", "N"}
-    assert all(d["seedname"].endswith("/wannier90") for d in cfg_run.displacements)
-    pattern = pattern_from_config(cfg_run.tables["phonon"], labels, result.config_path)
+    assert all(d.seedname.endswith("/wannier90") for d in cfg_run.displacements)
+    pattern = pattern_from_config(cfg_run.phonon, labels, result.config_path)
     eq_win = read_win(os.path.join(out, "eq", "wannier90.win"))
     for d in cfg_run.displacements:
-        run = read_win(cfg_run.resolve(d["seedname"]) + ".win")
+        run = read_win(cfg_run.resolve(d.seedname) + ".win")
         check_settings(eq_win, run)
-        check_displacement(eq_win, run, {d["ion"]: np.array(d["u"])})
+        check_displacement(eq_win, run, {d.ion: np.array(d.u)})
     assert pattern.matrices["N"] == pytest.approx(-0.77 * np.eye(2))
 
 
@@ -298,16 +298,16 @@ def test_graphene_symmetry_and_files(graphene):
     assert eq.symbols == ["C1", "C2", "C3", "C4", "C5", "C6"]
     assert eq.blocks["projections"] == [f"C{i}:pz" for i in range(1, 7)]
     cfg = load_run_config(graphene.config_path)
-    ph = cfg.tables["phonon"]
+    ph = cfg.raw["phonon"]
     assert ph["ion"] == "C1" and ph["species"] == "C" and set(ph["pattern"]) == {"C3", "C5"}
-    pattern = pattern_from_config(ph, {MODE_RUN}, graphene.config_path)
+    pattern = pattern_from_config(cfg.phonon, {MODE_RUN}, graphene.config_path)
     # labels C1.. are read as carbon: three equal masses on the K-point orbits share the quantum
     assert pattern.mode_weight() == pytest.approx(1 / 3)
     assert ph["mode_weight"] == pytest.approx(1 / 3)
     for d in cfg.displacements:
-        run = read_win(cfg.resolve(d["seedname"]) + ".win")
+        run = read_win(cfg.resolve(d.seedname) + ".win")
         check_settings(eq, run)
-        check_displacement(eq, run, pattern.moves(np.array(d["u"])))
+        check_displacement(eq, run, pattern.moves(np.array(d.u)))
 
 
 def test_counter_rotating_sublattices_have_no_out_of_plane_moment(tmp_path):

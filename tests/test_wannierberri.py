@@ -18,7 +18,7 @@ pytest.importorskip("numba")           # wannierberri.run imports it (grid/tetra
 from helpers import random_tight_binding  # noqa: E402
 
 from wanphonon.engine.grids import UniformGrid  # noqa: E402
-from wanphonon.engine.integrate import integrate  # noqa: E402
+from wanphonon.engine.integrate import Occupation, integrate  # noqa: E402
 from wanphonon.geometry.integrands import SCALAR_INTEGRANDS  # noqa: E402
 from wanphonon.interfaces.wannierberri import (  # noqa: E402
     DHDU_KEYS, BornCharge, SecondChernForm, born_charge, chi_terms, derivatives_from_data_k,
@@ -28,7 +28,7 @@ MESH = (24, 24, 1)
 
 
 def native(tb, n_occ, mesh=MESH):
-    return integrate(tb, UniformGrid(tb.lattice, mesh, batch_size=64), n_occ=n_occ)
+    return integrate(tb, UniformGrid(tb.lattice, mesh, batch_size=64), Occupation(n_occ))
 
 
 def assert_agree(values, z, ref, rel=1e-8):

@@ -7,7 +7,10 @@
 
 ``run`` accepts a path to a TOML file, a dictionary of the same shape, or a
 :class:`~wanphonon.config.Config`.  With ``out_dir`` it writes ``result.json``
-(and, on request, k-resolved data and plots) exactly like the command line.
+and ``summary.txt`` (and, on request, k-resolved data) exactly like the command
+line.  The pipeline: settings (:mod:`.config`) -> a builder (:mod:`.systems.builtin`
+or :mod:`.frozen_phonon.builder`) -> :func:`setup` (occupation, spin, the physical
+setting, a gap pre-scan) -> the engine (:mod:`.engine.integrate`) -> :mod:`.results`.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,37 +31,39 @@ import numpy as np
 from . import __version__
 from .config import Config, from_dict, load
 from .engine.checkpoint import Checkpoint
-from .engine.integrate import Integrals, integrate
+from .engine.integrate import Integrals, Occupation, integrate
 from .engine.kresolved import KResolvedRecorder
 from .engine.parallel import SerialComm
+from .engine.prescan import gap_prescan
 from .errors import ConfigError, WanphononError
-from .geometry.bands import DEFAULT_GAP_TOLERANCE
-from .frozen_phonon.mode import PhononPattern
 from .results import PhysicalSetting, Result, build_result, kz_resolved
-from .systems.builtin import builtin_system
-from .units import magneton_ratios, species_mass
+from .systems.base import Setup
+from .units import species_mass
+
+log = logging.getLogger("wanphonon")
 
 
 @dataclass
 class Calculation:
-    """A configured calculation: the system, its grid and the physical setting."""
+    """A configured calculation: the built system and grid, the occupation and the physical setting."""
 
     config: Config
-    system: Any
-    grid: Any
+    setup: Setup
+    occupation: Occupation
     setting: PhysicalSetting
-    n_occ: int | None
-    fermi_energy: float | None
-    gap_tolerance: float
-    cutoff: bool
-    inputs: dict[str, str]
-    pattern: PhononPattern | None = None
-    ion_systems: dict[str, Any] = field(default_factory=dict)
+    prescan: dict[str, Any]
 
     @property
-    def phonon_energy(self) -> float | None:
-        e = self.setting.phonon_energy_meV
-        return None if e is None else 1e-3 * e
+    def system(self):
+        return self.setup.system
+
+    @property
+    def grid(self):
+        return self.setup.grid
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.setup.warnings
 
     def fingerprint(self) -> str:
         """Hash of everything that determines the per-batch sums (for checkpoints).
@@ -65,14 +71,14 @@ class Calculation:
         ``[run]`` and ``[output]`` change how a run is carried out, not its numbers, so
         they may be changed before ``--resume``.
         """
-        physics = {k: v for k, v in self.config.tables.items() if k not in ("run", "output")}
-        blob = json.dumps({"config": physics, "displacements": self.config.displacements,
-                           "inputs": self.inputs, "grid": self.grid.describe(),
-                           "version": __version__}, sort_keys=True, default=str)
+        blob = json.dumps({"config": self.config.physics(), "inputs": self.setup.inputs,
+                           "grid": self.grid.describe(), "version": __version__},
+                          sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def as_config(config: str | os.PathLike | dict | Config) -> Config:
+    """A :class:`Config` from a path, a dictionary or a Config (parsed once)."""
     if isinstance(config, Config):
         return config
     if isinstance(config, dict):
@@ -80,123 +86,140 @@ def as_config(config: str | os.PathLike | dict | Config) -> Config:
     return load(os.fspath(config))
 
 
-def prepare(config: str | os.PathLike | dict | Config) -> Calculation:
-    """Read inputs and set up system and grid, without integrating."""
-    cfg = as_config(config)
-    el = cfg.tables.get("electrons", {})
-    ph = cfg.tables.get("phonon", {})
-    e_ph = ph.get("phonon_energy_meV")
-    cutoff = bool(ph.get("adiabatic_cutoff", False))
+def build(cfg: Config) -> Setup:
+    """The builder's :class:`Setup` for ``cfg`` (built-in model or Wannier90 runs)."""
     if cfg.is_builtin_model:
-        system, grid, dim, cell = builtin_system(cfg, None if e_ph is None else 1e-3 * e_ph, cutoff)
-        inputs: dict[str, str] = {}
-        pattern, ion_systems = None, {}
-    else:
-        from .frozen_phonon.builder import wannier_system
-        system, grid, inputs, pattern, ion_systems = wannier_system(cfg)
-        dim, cell = grid.dimension, grid.cell_measure
-    n_occ = el.get("occupied_bands")
-    fermi = el.get("fermi_energy")
+        from .systems.builtin import build as build_builtin
+        return build_builtin(cfg)
+    from .frozen_phonon.builder import build as build_frozen_phonon
+    return build_frozen_phonon(cfg)
+
+
+def setup(config: str | os.PathLike | dict | Config) -> Calculation:
+    """Read the inputs, build system and grid, settle occupation and spin, pre-scan the gap.
+
+    Everything ``run`` checks before integrating happens here (``wanphonon check``
+    calls it too): a configuration that passes will not be refused mid-run for
+    the occupation, the spin degeneracy or a closed gap found on the coarse pre-scan.
+    """
+    cfg = as_config(config)
+    s = build(cfg)
+    el, ph = cfg.electrons, cfg.phonon
+    n_occ, fermi = el.occupied_bands, el.fermi_energy
     if n_occ is None and fermi is None:
-        n_occ = getattr(system, "n_occ", None)
+        n_occ = getattr(s.system, "n_occ", None)
         if n_occ is None:
             raise ConfigError("the occupation is not given", path=cfg.path,
                               fix="add occupied_bands = <n> (or fermi_energy = <eV>) to [electrons]")
-    if n_occ is not None and n_occ >= system.num_bands:
-        raise ConfigError(f"occupied_bands = {n_occ} but the model has only {system.num_bands} bands",
+    if n_occ is not None and n_occ >= s.system.num_bands:
+        raise ConfigError(f"occupied_bands = {n_occ} but the model has only {s.system.num_bands} bands",
                           path=cfg.path,
-                          fix=f"occupied_bands must be between 1 and {system.num_bands - 1}: the "
+                          fix=f"occupied_bands must be between 1 and {s.system.num_bands - 1}: the "
                               "model must contain empty bands above the gap")
-    mass = ph.get("mass_amu")
-    species = ph.get("species")
-    if species is not None:
-        mass = species_mass(species)
-    weight = ph.get("mode_weight")
+    spin, spin_source = _spin_degeneracy(cfg, s)
+    occupation = Occupation(n_occ, fermi, el.gap_tolerance, ph.phonon_energy, ph.adiabatic_cutoff)
+    prescan = gap_prescan(s, occupation)
+    pattern = s.pattern
+    mass = species_mass(ph.species) if ph.species is not None else ph.mass_amu
+    weight = ph.mode_weight
     if weight is None and pattern is not None:
         weight = pattern.mode_weight()
-    valence = ph.get("valence")
-    if isinstance(valence, dict):
-        valence = None if pattern is None else pattern.valences.get(pattern.representative)
+    valences = dict(pattern.valences) if pattern is not None else (
+        {} if ph.valence is None or isinstance(ph.valence, dict) else {ph.representative: ph.valence})
+    _check_electron_count(cfg, s, spin, prescan["occupied_bands"], valences)
     setting = PhysicalSetting(
-        dimension=dim,
-        spin_degeneracy=int(el.get("spin_degeneracy", getattr(system, "default_spin_degeneracy", 1))),
-        cell_measure=cell, mass_amu=None if mass is None else float(mass), species=species,
-        valence=valence, mode_weight=float(1.0 if weight is None else weight),
-        phonon_energy_meV=e_ph)
-    return Calculation(cfg, system, grid, setting, n_occ, fermi,
-                       float(el.get("gap_tolerance", DEFAULT_GAP_TOLERANCE)), cutoff, inputs,
-                       pattern, ion_systems)
+        dimension=s.dimension, spin_degeneracy=spin, cell_measure=s.cell_measure,
+        mass_amu=mass, species=ph.species, valence=valences.get(ph.representative),
+        mode_weight=float(1.0 if weight is None else weight), phonon_energy_meV=ph.phonon_energy_meV,
+        spin_source=spin_source, valences=valences)
+    for w in s.warnings:
+        log.warning(w)
+    return Calculation(cfg, s, occupation, setting, prescan)
+
+
+def _spin_degeneracy(cfg: Config, s: Setup) -> tuple[int, str]:
+    """The spin degeneracy: the configuration's, checked against what the input says."""
+    given = cfg.electrons.spin_degeneracy
+    if given is None:
+        if s.spin_degeneracy is None:
+            raise ConfigError(
+                "the spin degeneracy cannot be read from the input (no .win beside the "
+                "equilibrium run)", path=cfg.path,
+                fix="add spin_degeneracy = 2 to [electrons] for spinless Wannier functions of a "
+                    "spin-degenerate crystal (no spin-orbit), or 1 for spinor Wannier functions")
+        log.info("spin degeneracy %d from %s", s.spin_degeneracy, s.spin_source)
+        return s.spin_degeneracy, s.spin_source
+    if s.spin_degeneracy == 1 and given == 2:
+        raise ConfigError(
+            "[electrons] spin_degeneracy = 2 contradicts the input: " + s.spin_source, path=cfg.path,
+            fix="spinor Wannier functions already carry both spins: remove spin_degeneracy "
+                "(or set it to 1)")
+    if s.spin_degeneracy == 2 and given == 1:
+        s.warnings.append(f"[electrons] spin_degeneracy = 1 although {s.spin_source}: right only "
+                          "for one channel of a spin-polarised calculation; a spin-degenerate "
+                          "crystal needs 2 (chi and Z* are halved otherwise)")
+    return given, "[electrons] spin_degeneracy" + (f" ({s.spin_source})" if s.spin_source else "")
+
+
+def _check_electron_count(cfg: Config, s: Setup, spin: int, n_occ: int, valences: dict) -> None:
+    """With a valence for every atom of the cell, the occupied Wannier bands must hold them all.
+
+    The valences here are the charges the Wannier model sees (pseudopotential
+    valence minus electrons in bands below the model); their sum is the number
+    of electrons in the occupied Wannier bands, ``g_s n_occ``.  A mismatch means a
+    wrong spin degeneracy, occupation or valence, and Born charges that break
+    the acoustic sum rule.
+    """
+    if not s.species or not valences:
+        return
+    def valence_of(label):
+        return valences.get(label, valences.get(label.rstrip("0123456789")))
+    per_atom = [valence_of(a) for a in s.species]
+    if any(v is None for v in per_atom):
+        return
+    electrons = sum(per_atom)
+    if abs(electrons - spin * n_occ) > 1e-6:
+        raise ConfigError(
+            f"the valences {valences} of the atoms {s.species} add up to {electrons:g} electrons "
+            f"per cell, but {n_occ} occupied Wannier bands x spin degeneracy {spin} hold "
+            f"{spin * n_occ}", path=cfg.path,
+            fix="check [electrons] spin_degeneracy (2 for spinless Wannier functions) and the "
+                "occupation; a valence must count only the electrons the Wannier model holds "
+                "(pseudopotential valence minus the semicore electrons in bands below the model)")
 
 
 def compute(calc: Calculation, *, comm=None, checkpoint_dir: str | None = None,
             progress: bool = False, k_resolved=None) -> Integrals | None:
-    """Integrate a prepared calculation (on rank 0 returns the integrals, else None)."""
+    """Integrate a set-up calculation (on rank 0 returns the integrals, else None)."""
     comm = comm or SerialComm()
     checkpoint = None
     if checkpoint_dir is not None:
-        interval = float(calc.config.get("run", "checkpoint_interval_s", 120.0))
-        checkpoint = Checkpoint(checkpoint_dir, calc.fingerprint(), comm.rank, interval)
-    return integrate(calc.system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
-                     gap_tolerance=calc.gap_tolerance, phonon_energy=calc.phonon_energy,
-                     adiabatic_cutoff=calc.cutoff, comm=comm, checkpoint=checkpoint,
+        checkpoint = Checkpoint(checkpoint_dir, calc.fingerprint(), comm.rank,
+                                calc.config.run.checkpoint_interval_s)
+    return integrate(calc.system, calc.grid, calc.occupation, comm=comm, checkpoint=checkpoint,
                      progress=progress, k_resolved=k_resolved)
 
 
-def ion_born_charges(calc: Calculation, *, comm=None) -> dict[str, np.ndarray] | None:
-    """Electronic Born charge ``(3, 2)`` of every ion of a multi-ion mode (rank 0; e per cell).
-
-    Each ion's own displaced runs give its own dH/du; its Born charge is the
-    integral of ``Tr Omega_{k_i u_j}`` for that derivative (the other integrands
-    of that pass are not used).
-    """
-    out = {}
-    for label, system in calc.ion_systems.items():
-        res = integrate(system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
-                        gap_tolerance=calc.gap_tolerance, comm=comm or SerialComm())
-        if res is not None:
-            out[label] = calc.setting.spin_degeneracy * calc.setting.cell_measure * res.born_charge
-    return out or None
-
-
-def _mode_report(calc: Calculation, charges: dict[str, np.ndarray], result: Result) -> None:
-    """Per-ion Born charges, the mode's total charge and the point-charge moment estimate."""
-    pattern = calc.pattern
-    totals = {k: z + pattern.valences[k] * np.eye(3, 2) for k, z in charges.items() if k in pattern.valences}
-    result.extra["born_charge_per_ion"] = {
-        k: {"electronic": z.tolist(), **({"total": totals[k].tolist()} if k in totals else {})}
-        for k, z in charges.items()}
-    result.extra["phonon_pattern"] = {k: c.tolist() for k, c in pattern.matrices.items()}
-    if len(totals) < len(charges):
-        return
-    # dipole per unit u of the whole mode: sum_kappa Z*_kappa C_kappa
-    result.born_charge_total = sum(totals[k] @ c for k, c in pattern.matrices.items()).tolist()
-    if result.moment is not None:
-        pc = pattern.point_charge_moment({k: z[:2] for k, z in totals.items()}, calc.setting.mode_weight)
-        ratios = magneton_ratios(calc.setting.mass_amu) if calc.setting.mass_amu else {}
-        result.moment["point_charge_estimate"] = {"ionic_magneton": pc,
-                                                  **{u: pc * r for u, r in ratios.items()}}
-
-
-def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1,
-           charges: dict[str, np.ndarray] | None = None) -> Result:
+def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1) -> Result:
     """Turn integrals into a :class:`Result` with provenance."""
-    result = build_result(integrals, calc.setting, calc.grid.describe(), calc.cutoff)
-    if charges:
-        _mode_report(calc, charges, result)
+    result = build_result(integrals, calc.setting, calc.grid.describe(),
+                          calc.occupation.adiabatic_cutoff, pattern=calc.setup.pattern)
     system_info = {"name": getattr(calc.system, "name", type(calc.system).__name__),
                    "num_bands": calc.system.num_bands,
-                   "occupied_bands": calc.n_occ, "fermi_energy": calc.fermi_energy}
-    system_info.update(getattr(calc.system, "info", {}) or {})
-    result.extra["system"] = system_info
+                   "occupied_bands": calc.prescan["occupied_bands"],
+                   "fermi_energy": calc.occupation.fermi_energy}
+    system_info.update(calc.system.info or {})
+    result.system = system_info
+    result.warnings = list(calc.warnings)
     if hasattr(calc.grid, "kz_weights"):
-        result.extra["kz_resolved"] = kz_resolved(integrals.rows, calc.grid.kz, calc.grid.kz_weights,
-                                                  calc.setting.spin_degeneracy)
+        result.kz_resolved = kz_resolved(integrals, calc.grid.kz, calc.grid.kz_weights,
+                                         calc.setting.spin_degeneracy)
     result.provenance = {
         "wanphonon_version": __version__,
         "config_file": calc.config.path,
-        "config": calc.config.tables,
-        "displacements": calc.config.displacements,
-        "inputs_sha256": calc.inputs,
+        "config": calc.config.raw,
+        "displacements": calc.config.raw.get("displacement", []),
+        "inputs_sha256": calc.setup.inputs,
         "mpi_ranks": ranks,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
@@ -206,50 +229,82 @@ def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1,
     return result
 
 
+class AlreadyFinished(WanphononError):
+    """``--resume`` found a finished result: nothing to do (the command line exits 0)."""
+
+
+def _prepare_out_dir(out_dir: str, comm, *, resume: bool, overwrite: bool) -> str:
+    """Create ``out_dir`` and decide what to do with what is there; returns the checkpoint folder.
+
+    A finished result: kept (``--resume`` reports it, otherwise an error unless
+    ``--overwrite``).  A checkpoint of an interrupted run: continued with
+    ``--resume``, replaced with ``--overwrite``, otherwise an error (never lost silently).
+    """
+    result_path = os.path.join(out_dir, "result.json")
+    checkpoint_dir = os.path.join(out_dir, "checkpoint")
+    # rank 0 decides, every rank raises (an error on rank 0 alone leaves the others
+    # waiting at the barrier forever)
+    state = comm.bcast((os.path.exists(result_path), _has_checkpoint(checkpoint_dir))
+                       if comm.rank == 0 else None, root=0)
+    finished, interrupted = state
+    if finished and resume and not overwrite:
+        raise AlreadyFinished("the run is already finished: nothing to resume", path=result_path,
+                              fix="read result.json, or pass --overwrite to compute it again")
+    if finished and not overwrite:
+        raise WanphononError("a finished result is already there", path=result_path,
+                             fix="choose another --out directory, or pass --overwrite")
+    if interrupted and not resume and not overwrite:
+        raise WanphononError("an interrupted run left a checkpoint here", path=checkpoint_dir,
+                             fix="continue it with --resume, or start again with --overwrite")
+    if comm.rank == 0:
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+            probe = os.path.join(out_dir, ".wanphonon-write-test")
+            with open(probe, "w"):
+                pass
+            os.remove(probe)
+        except OSError as exc:
+            raise WanphononError(f"cannot write the output directory ({exc.strerror})", path=out_dir,
+                                 fix="choose a writable --out directory") from None
+        if not resume and os.path.isdir(checkpoint_dir):
+            shutil.rmtree(checkpoint_dir)
+    comm.barrier()
+    return checkpoint_dir
+
+
+def _has_checkpoint(directory: str) -> bool:
+    return os.path.isdir(directory) and any(f.endswith(".npz") for f in os.listdir(directory))
+
+
 def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *,
         resume: bool = False, comm=None, progress: bool = False, overwrite: bool = False) -> Result | None:
-    """Prepare, integrate and (with ``out_dir``) write ``result.json``.
+    """Set up, integrate and (with ``out_dir``) write ``result.json`` and ``summary.txt``.
 
     Returns the :class:`Result` on rank 0 (None on other MPI ranks).
     """
     comm = comm or SerialComm()
-    calc = prepare(config)
+    calc = setup(config)
     checkpoint_dir = None
     if out_dir is not None:
-        result_path = os.path.join(out_dir, "result.json")
-        # rank 0 decides, every rank raises (an error on rank 0 alone leaves the others
-        # waiting at the barrier forever); --resume never replaces a finished result
-        finished = comm.bcast(os.path.exists(result_path) if comm.rank == 0 else None, root=0)
-        if finished and not overwrite:
-            raise WanphononError(
-                "a finished result is already there" + (": nothing to resume" if resume else ""),
-                path=result_path, fix="choose another --out directory, or pass --overwrite")
-        if comm.rank == 0:
-            os.makedirs(out_dir, exist_ok=True)
-        comm.barrier()
-        checkpoint_dir = os.path.join(out_dir, "checkpoint")
-        if not resume and comm.rank == 0 and os.path.isdir(checkpoint_dir):
-            for f in os.listdir(checkpoint_dir):
-                os.remove(os.path.join(checkpoint_dir, f))
-        comm.barrier()
+        checkpoint_dir = _prepare_out_dir(out_dir, comm, resume=resume, overwrite=overwrite)
     recorder = None
-    if out_dir is not None and calc.config.get("output", "k_resolved", False):
+    if out_dir is not None and calc.config.output.k_resolved:
         recorder = KResolvedRecorder(os.path.join(out_dir, "k_resolved"), comm.rank)
     integrals = compute(calc, comm=comm, checkpoint_dir=checkpoint_dir, progress=progress,
                         k_resolved=recorder)
     if recorder is not None:
         recorder.save()
-    charges = ion_born_charges(calc, comm=comm) if calc.ion_systems else None
     if comm.rank != 0:
         return None
-    result = finish(calc, integrals, ranks=comm.size, charges=charges)
+    result = finish(calc, integrals, ranks=comm.size)
     if recorder is not None:
-        result.extra["k_resolved"] = {
+        result.k_resolved = {
             "directory": os.path.join(out_dir, "k_resolved"), "files": "rank<r>.npz",
             "complete": not resume,
             "note": "per-k integrands per spin; sum(weight * x) over all files is the grid integral"
                     + ("" if not resume else "; batches done before the restart are missing")}
     if out_dir is not None:
+        result.write_summary(os.path.join(out_dir, "summary.txt"))
         result.write_json(os.path.join(out_dir, "result.json"))
         shutil.rmtree(checkpoint_dir, ignore_errors=True)   # finished: nothing left to resume
     return result
@@ -272,14 +327,13 @@ def run_system(system, grid, *, occupied_bands: int | None = None, fermi_energy:
     setting = PhysicalSetting(dimension=grid.dimension, spin_degeneracy=spin_degeneracy,
                               cell_measure=cell, mass_amu=mass_amu, valence=valence,
                               mode_weight=mode_weight)
-    integrals = integrate(system, grid, n_occ=occupied_bands, fermi_energy=fermi_energy,
-                          comm=comm or SerialComm())
+    integrals = integrate(system, grid, Occupation(occupied_bands, fermi_energy), comm=comm or SerialComm())
     if integrals is None:
         return None
     result = build_result(integrals, setting, grid.describe(), False)
-    result.extra["system"] = {"name": getattr(system, "name", type(system).__name__),
-                              "num_bands": system.num_bands, "occupied_bands": occupied_bands,
-                              "fermi_energy": fermi_energy}
+    result.system = {"name": getattr(system, "name", type(system).__name__),
+                     "num_bands": system.num_bands, "occupied_bands": occupied_bands,
+                     "fermi_energy": fermi_energy}
     result.provenance = {"wanphonon_version": __version__, "python": sys.version.split()[0],
                          "numpy": np.__version__}
     return result

@@ -13,6 +13,7 @@ import os
 import sys
 
 from . import __version__
+from .engine.signals import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 from .errors import WanphononError
 
 log = logging.getLogger("wanphonon")
@@ -25,8 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="compute chi terms, Born charges and the phonon moment")
     r.add_argument("config", help="TOML configuration file")
     r.add_argument("--out", required=True, help="output directory (result.json, plots, checkpoints)")
-    r.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
-    r.add_argument("--overwrite", action="store_true", help="replace an existing result.json")
+    r.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its checkpoint (a finished run: report it, exit 0)")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace an existing result.json or checkpoint and start again")
     r.add_argument("--plot", action="store_true", help="also draw the model's figures (PNG)")
     c = sub.add_parser("check", help="validate inputs and summarise them (no integrals)")
     c.add_argument("config", help="TOML configuration file")
@@ -47,24 +50,37 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--overwrite", action="store_true",
                     help="write into a directory that already holds a wanphonon.toml")
     for q in (r, c, pl, pr):
-        q.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-        q.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+        q.add_argument("-v", "--verbose", action="store_true",
+                       help="log details: settings, pre-scan, batch sizes and timings")
+        q.add_argument("-q", "--quiet", action="store_true",
+                       help="no table, progress or warnings on the terminal (they stay in summary.txt); "
+                            "print the result path and errors only")
         q.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
 
 def _run(args, comm) -> int:
-    from .api import run
-    result = run(args.config, args.out, resume=args.resume, comm=comm,
-                 progress=not args.quiet, overwrite=args.overwrite)
+    from .api import AlreadyFinished, as_config, run
+    from .engine.signals import terminate_raises
+    config = as_config(args.config)
+    try:
+        with terminate_raises():
+            result = run(config, args.out, resume=args.resume, comm=comm,
+                         progress=not args.quiet, overwrite=args.overwrite)
+    except AlreadyFinished as exc:
+        if comm.rank == 0:
+            print(f"wanphonon: {exc.problem}: {exc.path}")
+        return 0
     if comm.rank == 0:
         if not args.quiet:
             print(result.table())
-            print(f"\nwrote {os.path.join(args.out, 'result.json')}")
-        from .api import as_config
-        if args.plot or as_config(args.config).get("output", "plots", False):
+            for w in result.warnings:
+                print(f"WARNING: {w}")
+            print(f"\nwrote {os.path.join(args.out, 'summary.txt')}")
+        print(f"wrote {os.path.join(args.out, 'result.json')}")
+        if args.plot or config.output.plots:
             from .commands.plots import plots_for
-            for path in plots_for(args.config, result, args.out):
+            for path in plots_for(config, result, args.out):
                 if not args.quiet:
                     print(f"wrote {path}")
     return 0
@@ -74,12 +90,14 @@ def _check(args, comm) -> int:
     from .commands.check import check, format_report
     report = check(args.config)
     if comm.rank == 0:
+        if report["verdict"] != "PASS":
+            print(f"wanphonon: error: {report['reason']}", file=sys.stderr)
         if args.json:
             import json
             print(json.dumps(report, indent=1, default=str))
         else:
             print(format_report(report))
-    return 0
+    return 0 if report["verdict"] == "PASS" else 2
 
 
 def _plot(args, comm) -> int:
@@ -87,9 +105,9 @@ def _plot(args, comm) -> int:
         return 0
     from ase.cell import Cell
 
-    from .api import prepare
+    from .api import setup
     from .commands.plots import gap_map, path_contributions
-    calc = prepare(args.config)
+    calc = setup(args.config)
     os.makedirs(args.out, exist_ok=True)
     path = args.path
     if path is None and hasattr(calc.system, "lattice"):
@@ -119,7 +137,7 @@ def _prepare(args, comm) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    level = logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
     from .engine.parallel import world
     comm = world()
@@ -134,8 +152,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wanphonon: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("wanphonon: interrupted (resume with --resume)", file=sys.stderr)
-        return 130
+        print("wanphonon: interrupted; the checkpoint is saved (continue with --resume)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("wanphonon: terminated (SIGTERM); the checkpoint is saved (continue with --resume)",
+              file=sys.stderr)
+        return EXIT_TERMINATED
     except Exception as exc:  # a bug, not a user error: say so, briefly
         if args.debug:
             raise

@@ -1,23 +1,28 @@
-"""``wanphonon check CONFIG``: validate the inputs and summarise them, without the integrals.
+"""``wanphonon check CONFIG``: the validation of ``run`` without the integrals, with a verdict.
 
-Reads and cross-checks every file (as ``run`` does), aligns the gauges, and reports
-the model size, the displacement stencil, the gauge-alignment residuals and the band
-gap on the configured k-mesh (eigenvalues only: far cheaper than a run).
+Runs exactly what ``run`` does before integrating (:func:`wanphonon.api.setup`):
+reads and cross-checks every file, aligns the gauges, settles occupation and
+spin degeneracy, checks the electron count and pre-scans the gap on a coarse
+mesh.  Then it surveys the direct gap on the run's own mesh (eigenvalues only:
+far cheaper than a run).  The last line is ``PASS`` or ``FAIL: <reason>``; the
+exit status is 0 for PASS and 2 for FAIL, so that a batch script can test it
+before submitting (``--json`` for screening scripts).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..api import Calculation, prepare
+from ..api import Calculation, setup
 from ..engine.integrate import batch_derivatives
+from ..errors import WanphononError
 
 
 def batch_levels(calc: Calculation, batch, keep=slice(None)) -> tuple[np.ndarray, int]:
     """Eigenvalues ``(nk, N)`` (eV) of ``H(k)`` on (the ``keep`` part of) a batch, and the
     number of occupied levels."""
     e = np.linalg.eigvalsh(batch_derivatives(calc.system, batch).H[keep])
-    return e, calc.n_occ if calc.n_occ is not None else int(np.count_nonzero(e[0] < calc.fermi_energy))
+    return e, calc.prescan["occupied_bands"]
 
 
 def gap_survey(calc: Calculation) -> dict:
@@ -37,23 +42,43 @@ def gap_survey(calc: Calculation) -> dict:
 
 
 def check(config) -> dict:
-    """Everything ``wanphonon check`` prints, as a dictionary."""
-    calc = prepare(config)
-    info = dict(getattr(calc.system, "info", {}) or {})
+    """Everything ``wanphonon check`` prints, as a dictionary with ``verdict`` PASS or FAIL."""
+    try:
+        calc = setup(config)
+        out = _report(calc)
+        g = out.get("gap")
+        tol = calc.occupation.gap_tolerance
+        if g and g["min_direct_gap_eV"] < tol and not calc.occupation.adiabatic_cutoff:
+            out.update(verdict="FAIL", reason=f"the direct gap on the mesh is {g['min_direct_gap_eV']:.3e} "
+                       f"eV at k = {np.round(g['at_k'], 6).tolist()} 1/A, below gap_tolerance {tol:g} eV")
+        else:
+            out["verdict"] = "PASS"
+    except WanphononError as exc:
+        return {"verdict": "FAIL", "reason": str(exc)}
+    return out
+
+
+def _report(calc: Calculation) -> dict:
+    info = dict(calc.system.info or {})
     info.pop("centre_motion", None)
-    out = {"system": getattr(calc.system, "name", type(calc.system).__name__),
-           "num_bands": calc.system.num_bands, "occupied_bands": calc.n_occ,
-           "fermi_energy": calc.fermi_energy, "grid": calc.grid.describe(),
-           "displacements": calc.config.displacements, "details": info}
+    out = {"system": calc.system.name, "num_bands": calc.system.num_bands,
+           "occupied_bands": calc.prescan["occupied_bands"], "fermi_energy": calc.occupation.fermi_energy,
+           "spin_degeneracy": calc.setting.spin_degeneracy, "spin_source": calc.setting.spin_source,
+           "grid": calc.grid.describe(), "displacements": calc.config.raw.get("displacement", []),
+           "details": info, "prescan": calc.prescan, "warnings": list(calc.warnings)}
     if hasattr(calc.grid, "reduced_points"):          # lattice models: survey the gap on the mesh
         out["gap"] = gap_survey(calc)
     return out
 
 
 def format_report(report: dict) -> str:
-    """A readable summary of :func:`check`."""
+    """A readable summary of :func:`check`, ending in the verdict line."""
+    if "system" not in report:
+        return f"FAIL: {report['reason']}"
     lines = [f"system: {report['system']}  ({report['num_bands']} bands, "
-             f"{report['occupied_bands'] or 'Fermi energy ' + str(report['fermi_energy'])} occupied)"]
+             f"{report['occupied_bands']} occupied"
+             + (f" below the Fermi energy {report['fermi_energy']} eV" if report["fermi_energy"] is not None
+                else "") + f"; spin degeneracy {report['spin_degeneracy']})"]
     d = report["details"]
     if "r_vectors" in d:
         lines.append(f"R vectors: {d['r_vectors']}, centres: {d['positions']}")
@@ -67,9 +92,14 @@ def format_report(report: dict) -> str:
     for ion, err in d.get("dH_du_error", {}).items():
         if "richardson_relative" in err:
             lines.append(f"  dH/du ({ion}): Richardson error estimate {err['richardson_relative']:.2e}")
+    p = report["prescan"]
+    if p.get("points"):
+        lines.append(f"gap pre-scan ({p['points']} k-points): min direct gap {p['min_direct_gap_eV']:.6g} eV")
     g = report.get("gap")
     if g:
         lines.append(f"direct gap on the mesh: min {g['min_direct_gap_eV']:.6g} eV at k = "
                      f"{np.round(g['at_k'], 5).tolist()} 1/A; indirect gap {g['indirect_gap_eV']:.6g} eV")
     lines.append(f"grid: {report['grid']}")
+    lines += [f"WARNING: {w}" for w in report["warnings"]]
+    lines.append("PASS" if report["verdict"] == "PASS" else f"FAIL: {report['reason']}")
     return "\n".join(lines)

@@ -50,7 +50,7 @@ def along_path(system, path: str, npoints: int, *, n_occ=None, fermi_energy=None
     k_cart = bp.kpts @ cell.reciprocal() * 2 * np.pi
     derivs = system.derivatives(k_cart)
     eig = diagonalize(derivs.H, n_occ=n_occ, fermi_energy=fermi_energy)
-    values = evaluate(derivs, eigensystem=eig)
+    values = evaluate(derivs, eig)
     x, ticks, labels = bp.get_linear_kpoint_axis()
     return PathData(np.asarray(x), np.asarray(ticks),
                     [("Γ" if lab == "G" else lab) for lab in labels], eig.energies, values)

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..api import as_config, compute, prepare  # noqa: E402
+from ..api import as_config, compute, setup  # noqa: E402
 from ..results import Result, chi_terms  # noqa: E402
 
 _TERMS = (("born", "Born (k-resolved charge)"), ("energy", "energy x Berry curvature"),
@@ -34,26 +34,26 @@ def _save(fig, path: str) -> str:
 def plots_for(config, result: Result, out_dir: str) -> list[str]:
     """Draw the figures that fit the configured system; returns the written paths."""
     cfg = as_config(config)
-    name = cfg.get("model", "name") if cfg.is_builtin_model else None
+    name = cfg.model.name if cfg.is_builtin_model else None
     paths = []
     if name in ("graphene_dirac", "graphene_dirac_lattice"):
         paths.append(graphene_delta_sweep(cfg, os.path.join(out_dir, "graphene_terms_vs_delta.png")))
-    if "kz_resolved" in result.extra:
+    if result.kz_resolved is not None:
         paths.append(cd3as2_kz_contributions(cfg, result, os.path.join(out_dir, "kz_contributions.png")))
     return paths
 
 
 def graphene_delta_sweep(cfg, path: str, n_points: int = 24) -> str:
     """chi terms of the continuum graphene model for |Delta| from 0.2 to 5 times the configured one."""
-    base = dict(cfg.tables["model"])
+    base = dict(cfg.model.params)
     base["name"] = "graphene_dirac"
     base.pop("a", None)
     delta0 = abs(float(base.get("delta", 0.1)))
     deltas = delta0 * np.geomspace(0.2, 5.0, n_points)
-    g = int(cfg.get("electrons", "spin_degeneracy", 2))
+    g = cfg.electrons.spin_degeneracy or 2
     rows = []
     for d in deltas:
-        calc = prepare({"model": base | {"delta": float(d)}, "electrons": {"spin_degeneracy": g}})
+        calc = setup({"model": base | {"delta": float(d)}, "electrons": {"spin_degeneracy": g}})
         rows.append(chi_terms(compute(calc).values, g))
     zeta = float(base.get("zeta", 12.0))
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
@@ -73,9 +73,9 @@ def graphene_delta_sweep(cfg, path: str, n_points: int = 24) -> str:
 
 def cd3as2_kz_contributions(cfg, result: Result, path: str) -> str:
     """Bands at k_par = 0 along kz and chi_2D(kz) per term (paper Fig. 3)."""
-    calc = prepare(cfg)
+    calc = setup(cfg)
     model = calc.system
-    kz_res = result.extra["kz_resolved"]
+    kz_res = result.kz_resolved
     kz = np.array(kz_res["kz"])
     kmax = max(abs(kz).max(), 1e-3)
     k_line = np.linspace(-min(kmax, 4 * np.sqrt(abs(model.delta0 / model.delta1))),
@@ -116,12 +116,12 @@ def path_contributions(calc, path: str, out_path: str, npoints: int = 300) -> st
     contributions sit rather than a unique density.
     """
     from .kpath import along_path
-    data = along_path(calc.system, path, npoints, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy)
+    data = along_path(calc.system, path, npoints, n_occ=calc.prescan["occupied_bands"])
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6, 6.5), sharex=True,
                                    gridspec_kw={"height_ratios": [3, 2]})
     total = data.values.total
     scale = np.abs(total).max() or 1.0
-    n_occ = calc.n_occ or int(np.count_nonzero(data.energies[0] < calc.fermi_energy))
+    n_occ = calc.prescan["occupied_bands"]
     for n in range(n_occ, data.energies.shape[1]):
         ax1.plot(data.x, data.energies[:, n], color="0.6", lw=1)
     for n in range(n_occ):

@@ -2,11 +2,14 @@
 
 For every batch of a grid the engine asks the system for ``H`` and its
 derivatives, diagonalises, applies the adiabatic cutoff (k-points whose direct
-gap is below the phonon energy are excluded and counted), checks the gap,
-evaluates the integrands (:mod:`wanphonon.geometry.integrands`) and reduces them
-to one row of partial sums.  Batches are dealt round-robin to MPI ranks; rank 0
-gathers the rows and adds them in batch order, so the result is the same for
-any number of ranks.  Rows can be checkpointed and a run resumed.
+gap is below the phonon energy are excluded and counted), checks the gap with
+the user's tolerance (the one place where it is checked; the message names the
+k-point), evaluates the integrands (:mod:`wanphonon.geometry.integrands`,
+including the Born charge of every ion channel of the system) and reduces them
+to named partial sums (:class:`BatchSums`).  Batches are dealt round-robin to
+MPI ranks; rank 0 gathers them and adds them in batch order, so the result is
+the same for any number of ranks.  Partial sums are checkpointed; a run
+interrupted by SIGINT or SIGTERM saves its checkpoint first and can be resumed.
 """
 
 from __future__ import annotations
@@ -15,40 +18,85 @@ import logging
 import math
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import GapClosedError
 from ..geometry.bands import DEFAULT_GAP_TOLERANCE, Eigensystem, check_gap, diagonalize
-from ..geometry.hamiltonian import HamiltonianDerivatives
 from ..geometry.integrands import SCALAR_INTEGRANDS, KResolved, evaluate
 from .checkpoint import Checkpoint
 from .grids import KBatch
 from .parallel import SerialComm
+from .signals import Terminated
 
 log = logging.getLogger("wanphonon")
 
-#: Layout of one row of partial sums.
-ROW_FIELDS = (*SCALAR_INTEGRANDS,
-              "Z_xx", "Z_xy", "Z_yx", "Z_yy", "Z_zx", "Z_zy",
-              "weight_included", "weight_excluded", "weight_below", "points", "points_excluded",
-              "min_gap", "min_gap_kx", "min_gap_ky", "min_gap_kz")
-_COL = {name: i for i, name in enumerate(ROW_FIELDS)}
+
+@dataclass(frozen=True)
+class Occupation:
+    """The occupied manifold: ``n_occ`` lowest levels, or all levels below ``fermi_energy`` (eV).
+
+    ``gap_tolerance`` (eV): a smaller direct gap between occupied and empty levels
+    is an error.  ``phonon_energy`` (eV): the measure of k-points whose direct gap
+    is below it is recorded, and with ``adiabatic_cutoff`` those points are left out.
+    """
+
+    n_occ: int | None = None
+    fermi_energy: float | None = None
+    gap_tolerance: float = DEFAULT_GAP_TOLERANCE
+    phonon_energy: float | None = None
+    adiabatic_cutoff: bool = False
+
+
+class BatchSums:
+    """Named partial sums of one batch (or of a whole grid), as one flat vector.
+
+    Fields (weights include ``1/(2 pi)^d``; integrands per spin):
+    the :data:`SCALAR_INTEGRANDS`; ``born_charge`` ``(3, 2)``; ``ion_born_charge``
+    ``(n_ions, 3, 2)``; ``weight_included``, ``weight_excluded`` (adiabatic cutoff),
+    ``weight_below`` (gap below the phonon energy), ``points``, ``points_excluded``;
+    ``min_gap`` (eV) and ``min_gap_k`` ``(3,)`` (1/A).  The flat vector is what
+    checkpoints store and ranks exchange; sums of vectors are sums of the fields,
+    except the minimum gap, which :func:`combine` takes by minimum.
+    """
+
+    def __init__(self, n_ions: int, vector: np.ndarray | None = None):
+        self.n_ions = n_ions
+        shapes = [(name, ()) for name in SCALAR_INTEGRANDS] + [
+            ("born_charge", (3, 2)), ("ion_born_charge", (n_ions, 3, 2)),
+            ("weight_included", ()), ("weight_excluded", ()), ("weight_below", ()),
+            ("points", ()), ("points_excluded", ()), ("min_gap", ()), ("min_gap_k", (3,))]
+        self._slices, start = {}, 0
+        for name, shape in shapes:
+            n = int(np.prod(shape))
+            self._slices[name] = (slice(start, start + n), shape)
+            start += n
+        self.vector = np.zeros(start) if vector is None else np.asarray(vector, dtype=float)
+
+    def __getitem__(self, name: str):
+        sl, shape = self._slices[name]
+        return self.vector[sl].reshape(shape) if shape else float(self.vector[sl][0])
+
+    def __setitem__(self, name: str, value) -> None:
+        sl, _ = self._slices[name]
+        self.vector[sl] = np.ravel(value)
 
 
 @dataclass
 class Integrals:
-    """Grid sums of the integrands, ``int d^dk/(2 pi)^d`` (no spin degeneracy).
+    """Grid sums of the integrands, ``int d^dk/(2 pi)^d`` (per spin).
 
     ``values`` holds born_a, born_b, energy, total, berry_curvature (1/A^d for
     dimensionless integrands; ``berry_curvature`` is dimensionless in 2D);
-    ``born_charge[i, j] = int Tr Omega_{k_i u_j}``.  ``rows`` are the per-batch
-    partial sums in batch order (:data:`ROW_FIELDS`).
+    ``born_charge[i, j] = int Tr Omega_{k_i u_j}`` of the mode, ``ion_born_charge``
+    ``(n_ions, 3, 2)`` the same for each ion channel.  ``batches`` are the
+    per-batch partial sums in batch order.
     """
 
     values: dict[str, float]
     born_charge: np.ndarray
+    ion_born_charge: np.ndarray
     min_gap: float
     min_gap_k: list[float]
     points: int
@@ -56,7 +104,7 @@ class Integrals:
     weight_excluded: float
     weight_below: float
     weight_total: float
-    rows: np.ndarray = field(repr=False)
+    batches: list[BatchSums]
 
     @property
     def excluded_fraction(self) -> float:
@@ -76,53 +124,50 @@ def batch_derivatives(system, batch: KBatch):
     return system.derivatives(batch.k_cart)
 
 
-def evaluate_batch(system, batch: KBatch, *, n_occ=None, fermi_energy=None,
-                   gap_tolerance=DEFAULT_GAP_TOLERANCE, phonon_energy=None,
-                   adiabatic_cutoff=False, k_resolved=None) -> np.ndarray:
-    """One row of partial sums (:data:`ROW_FIELDS`) for one batch.
-
-    ``phonon_energy`` (eV): the measure of k-points whose direct gap is below it
-    is recorded; with ``adiabatic_cutoff`` those k-points are also excluded.
-    """
+def evaluate_batch(system, batch: KBatch, occupation: Occupation, k_resolved=None) -> BatchSums:
+    """The partial sums of one batch (see :class:`Occupation` for the cutoff and the gap check)."""
     derivs = batch_derivatives(system, batch)
     try:
-        eig = diagonalize(derivs.H, n_occ=n_occ, fermi_energy=fermi_energy)
+        eig = diagonalize(derivs.H, n_occ=occupation.n_occ, fermi_energy=occupation.fermi_energy)
     except GapClosedError as exc:
         raise _at_k(exc, batch.k_cart[exc.index]) from None
     gap = eig.direct_gap
-    below = np.zeros(len(gap), bool) if phonon_energy is None else gap < phonon_energy
-    include = ~below if adiabatic_cutoff else np.ones(len(gap), bool)
+    e_p = occupation.phonon_energy
+    below = np.zeros(len(gap), bool) if e_p is None else gap < e_p
+    cutoff = occupation.adiabatic_cutoff and e_p is not None
+    include = ~below if cutoff else np.ones(len(gap), bool)
     idx = np.flatnonzero(include)
-    if adiabatic_cutoff:
-        gap_tolerance = min(gap_tolerance, phonon_energy)
+    tolerance = min(occupation.gap_tolerance, e_p) if cutoff else occupation.gap_tolerance
     try:
-        check_gap(eig.subset(include), gap_tolerance)
+        check_gap(eig.subset(include), tolerance)
     except GapClosedError as exc:
         raise _at_k(exc, batch.k_cart[idx[exc.index]]) from None
     if include.all():       # the usual case: no copies of the derivative stacks
         part = _evaluate_in_chunks(derivs, eig)
     else:
         part = _evaluate_in_chunks(derivs.subset(include), eig.subset(include))
+    n_ions = len(system.ion_labels)
     if k_resolved is not None:
-        full = KResolved.zeros(len(gap))
+        full = KResolved.zeros(len(gap), n_ions)
         full.scatter(include, part)
         full.gap[:] = gap
         k_resolved(batch, include, full)
 
     w = batch.weights[include]
-    row = np.zeros(len(ROW_FIELDS))
+    sums = BatchSums(n_ions)
     for name in SCALAR_INTEGRANDS:
-        row[_COL[name]] = w @ getattr(part, name)
-    row[_COL["Z_xx"]:_COL["Z_xx"] + 6] = np.einsum("k,kij->ij", w, part.born_charge).ravel()
-    row[_COL["weight_included"]] = w.sum()
-    row[_COL["weight_excluded"]] = batch.weights[~include].sum()
-    row[_COL["weight_below"]] = batch.weights[below].sum()
-    row[_COL["points"]] = len(gap)
-    row[_COL["points_excluded"]] = len(gap) - len(idx)
+        sums[name] = w @ getattr(part, name)
+    sums["born_charge"] = np.einsum("k,kij->ij", w, part.born_charge)
+    sums["ion_born_charge"] = np.einsum("k,kmij->mij", w, part.ion_born_charge)
+    sums["weight_included"] = w.sum()
+    sums["weight_excluded"] = batch.weights[~include].sum()
+    sums["weight_below"] = batch.weights[below].sum()
+    sums["points"] = len(gap)
+    sums["points_excluded"] = len(gap) - len(idx)
     i = int(np.argmin(gap))
-    row[_COL["min_gap"]] = gap[i]
-    row[_COL["min_gap_kx"]:_COL["min_gap_kx"] + 3] = batch.k_cart[i]
-    return row
+    sums["min_gap"] = gap[i]
+    sums["min_gap_k"] = batch.k_cart[i]
+    return sums
 
 
 #: k-points per call of the geometry code: small enough for its work arrays to stay in cache
@@ -130,18 +175,16 @@ def evaluate_batch(system, batch: KBatch, *, n_occ=None, fermi_energy=None,
 GEOMETRY_CHUNK = 64
 
 
-def _evaluate_in_chunks(derivs, eig) -> KResolved:
+def _evaluate_in_chunks(derivs, eig: Eigensystem) -> KResolved:
     """:func:`evaluate` on consecutive slices of the batch (views, no copies), concatenated."""
     nk = derivs.nk
     if nk <= GEOMETRY_CHUNK:
-        return evaluate(derivs, eigensystem=eig)
+        return evaluate(derivs, eig)
     parts = []
     for lo in range(0, nk, GEOMETRY_CHUNK):
         sl = slice(lo, min(lo + GEOMETRY_CHUNK, nk))
-        d = HamiltonianDerivatives(derivs.H[sl], derivs.dk[:, sl], derivs.du[:, sl],
-                                   derivs.dkdu[:, :, sl], derivs.dpos)
-        parts.append(evaluate(d, eigensystem=Eigensystem(eig.energies[sl], eig.vectors[sl], eig.n_occ)))
-    return KResolved(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(KResolved)))
+        parts.append(evaluate(derivs.slice(sl), Eigensystem(eig.energies[sl], eig.vectors[sl], eig.n_occ)))
+    return KResolved.concatenate(parts)
 
 
 def _at_k(exc: GapClosedError, k: np.ndarray) -> GapClosedError:
@@ -149,22 +192,17 @@ def _at_k(exc: GapClosedError, k: np.ndarray) -> GapClosedError:
     return GapClosedError(exc.problem + where, index=exc.index, gap=exc.gap, fix=exc.fix)
 
 
-def combine(rows: np.ndarray) -> Integrals:
-    """Reduce per-batch rows (in batch order) to :class:`Integrals`."""
-    total = rows.sum(axis=0)
-    values = {name: float(total[_COL[name]]) for name in SCALAR_INTEGRANDS}
-    i = int(np.argmin(rows[:, _COL["min_gap"]]))
-    k0 = _COL["min_gap_kx"]
-    return Integrals(values=values,
-                     born_charge=total[_COL["Z_xx"]:_COL["Z_xx"] + 6].reshape(3, 2),
-                     min_gap=float(rows[i, _COL["min_gap"]]),
-                     min_gap_k=rows[i, k0:k0 + 3].tolist(),
-                     points=int(total[_COL["points"]]),
-                     points_excluded=int(total[_COL["points_excluded"]]),
-                     weight_excluded=float(total[_COL["weight_excluded"]]),
-                     weight_below=float(total[_COL["weight_below"]]),
-                     weight_total=float(total[_COL["weight_included"]] + total[_COL["weight_excluded"]]),
-                     rows=rows)
+def combine(batches: list[BatchSums]) -> Integrals:
+    """Reduce per-batch partial sums (in batch order) to :class:`Integrals`."""
+    total = BatchSums(batches[0].n_ions, np.sum([b.vector for b in batches], axis=0))
+    best = min(batches, key=lambda b: b["min_gap"])
+    return Integrals(values={name: total[name] for name in SCALAR_INTEGRANDS},
+                     born_charge=total["born_charge"], ion_born_charge=total["ion_born_charge"],
+                     min_gap=best["min_gap"], min_gap_k=best["min_gap_k"].tolist(),
+                     points=int(total["points"]), points_excluded=int(total["points_excluded"]),
+                     weight_excluded=total["weight_excluded"], weight_below=total["weight_below"],
+                     weight_total=total["weight_included"] + total["weight_excluded"],
+                     batches=batches)
 
 
 class Progress:
@@ -198,20 +236,18 @@ class Progress:
                      100 * frac, elapsed, eta)
 
 
-def integrate(system, grid, *, n_occ=None, fermi_energy=None,
-              gap_tolerance=DEFAULT_GAP_TOLERANCE, phonon_energy=None,
-              adiabatic_cutoff=False, comm=None,
+def integrate(system, grid, occupation: Occupation, *, comm=None,
               checkpoint: Checkpoint | None = None, progress: bool = False,
               k_resolved=None) -> Integrals | None:
     """Integrate every quantity of ``system`` over ``grid``.
 
     Returns :class:`Integrals` on rank 0 and None on the other ranks.
-    ``phonon_energy`` (eV): k-points whose direct gap is smaller are measured
-    and, with ``adiabatic_cutoff``, excluded.
     ``k_resolved(batch, include, KResolved)`` is called for each batch this
-    rank computes (for per-k output).
+    rank computes (for per-k output).  SIGINT and SIGTERM save the checkpoint
+    and re-raise (``KeyboardInterrupt``, :class:`~wanphonon.engine.signals.Terminated`).
     """
     comm = comm or SerialComm()
+    n_ions = len(system.ion_labels)
     done = checkpoint.load_all() if checkpoint is not None else {}
     # No rank may write its checkpoint before every rank has read them all: otherwise a
     # slow reader sees batches done in this run, the ranks' todo lists differ and the
@@ -223,15 +259,12 @@ def integrate(system, grid, *, n_occ=None, fermi_energy=None,
     rows: dict[int, np.ndarray] = {}
     error = None
     for n, b in enumerate(mine):
-        batch = grid.batch(b)
         try:
-            rows[b] = evaluate_batch(system, batch, n_occ=n_occ, fermi_energy=fermi_energy,
-                                     gap_tolerance=gap_tolerance, phonon_energy=phonon_energy,
-                                     adiabatic_cutoff=adiabatic_cutoff, k_resolved=k_resolved)
+            rows[b] = evaluate_batch(system, grid.batch(b), occupation, k_resolved).vector
         except GapClosedError as exc:
             error = exc
             break
-        except KeyboardInterrupt:      # Ctrl-C: keep what is done for --resume
+        except (KeyboardInterrupt, Terminated):   # keep what is done for --resume
             if checkpoint is not None:
                 checkpoint.save()
             raise
@@ -252,5 +285,4 @@ def integrate(system, grid, *, n_occ=None, fermi_energy=None,
     all_rows = dict(done)
     for r, _ in gathered:
         all_rows.update(r)
-    ordered = np.array([all_rows[b] for b in range(grid.n_batches)])
-    return combine(ordered)
+    return combine([BatchSums(n_ions, all_rows[b]) for b in range(grid.n_batches)])

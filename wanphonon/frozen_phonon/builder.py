@@ -30,16 +30,18 @@ import logging
 import numpy as np
 
 from ..config import Config
-from .consistency import check_displacement, check_settings
-from .displacement import stencil
 from ..engine.grids import UniformGrid
 from ..errors import ConfigError, ModelMismatchError
-from .gauge import MAX_RESIDUAL_PER_A, RealSpaceModel, align, on_common_r
-from ..io.seed import WannierRun, read_seed
 from ..io.rvectors import r_keys
+from ..io.seed import WannierRun, read_seed
+from ..io.win import fortran_bool
 from ..io.wsvec import apply_ws_shifts
-from .mode import MODE_RUN, pattern_from_config
+from ..systems.base import Setup
 from ..systems.tight_binding import TightBinding
+from .consistency import check_displacement, check_settings
+from .displacement import stencil
+from .gauge import MAX_RESIDUAL_PER_A, RealSpaceModel, align, on_common_r
+from .mode import MODE_RUN, pattern_from_config
 
 log = logging.getLogger("wanphonon")
 
@@ -127,44 +129,72 @@ def _aligned_runs(eq_model: RealSpaceModel, lattice: np.ndarray, runs, us, posit
     return aligned, reports
 
 
-def wannier_system(cfg: Config):
-    """``(system, grid, input hashes, pattern, per-ion systems)`` for a ``[wannier]`` configuration.
+def spin_from_win(eq: WannierRun) -> tuple[int | None, str]:
+    """Spin degeneracy implied by the equilibrium ``.win`` (``spinors``) and where it came from."""
+    if eq.win is None:
+        return None, ""
+    spinors = fortran_bool(eq.win.settings.get("spinors", "false"))
+    if spinors is None:
+        raise ConfigError(f"spinors = {eq.win.settings['spinors']!r} is not a logical",
+                          path=eq.win.path, line=eq.win.line_of.get("spinors"),
+                          fix="write spinors = true or spinors = false")
+    if spinors:
+        return 1, f"{eq.win.path}: spinors = true (spin-orbit Wannier functions)"
+    return 2, f"{eq.win.path}: no spinors (one spin species; the other is its copy)"
 
-    ``system`` carries the derivative along the phonon mode; ``per-ion systems``
-    (only when the mode moves several ions) carry each ion's own derivative, for
-    its Born charge.
+
+def build(cfg: Config) -> Setup:
+    """The :class:`Setup` of a ``[wannier]`` configuration.
+
+    The system carries the derivative along the phonon mode and, when the mode
+    moves several ions with runs per ion, each ion's own derivative as an extra
+    channel (``ion_labels``), whose Born charges the engine evaluates in the same pass.
     """
-    w = cfg.tables["wannier"]
-    source = cfg.path or "<config>"
-    positions = w.get("positions", "wannier")
-    if positions not in ("wannier", "fixed"):
-        raise ConfigError(f"[wannier] positions = {positions!r} is not known", path=cfg.path,
-                          fix='use "wannier" (centres move with the ions) or "fixed"')
-    phonon = cfg.tables.get("phonon", {})
-    rep = phonon.get("ion") or phonon.get("species") or "representative"
-    labels = [d.get("ion", rep) for d in cfg.displacements]
+    w, phonon, source = cfg.wannier, cfg.phonon, cfg.source
+    positions = w.positions
+    rep = phonon.representative
+    labels = [d.ion or rep for d in cfg.displacements]
     pattern = pattern_from_config(phonon, set(labels), source)
     groups = [MODE_RUN] if MODE_RUN in labels else pattern.labels
     members = {k: [i for i, lab in enumerate(labels) if lab == k] for k in groups}
-    us = {k: np.array([cfg.displacements[i]["u"] for i in idx], dtype=float) for k, idx in members.items()}
+    us = {k: np.array([cfg.displacements[i].u for i in idx], dtype=float) for k, idx in members.items()}
     stencils = {k: stencil(us[k], source=f"{source} (ion {k})") for k in groups}
-    eq = read_seed(cfg.resolve(w["seedname"]))
-    runs = [read_seed(cfg.resolve(d["seedname"])) for d in cfg.displacements]
+    eq = read_seed(cfg.resolve(w.seedname))
+    runs = [read_seed(cfg.resolve(d.seedname)) for d in cfg.displacements]
+    warnings = []
     for run, label, d in zip(runs, labels, cfg.displacements):
         _check_same_model(eq, run)
         if eq.win is not None and run.win is not None:
             check_settings(eq.win, run.win)
-            u = np.asarray(d["u"], dtype=float)
+            u = np.asarray(d.u, dtype=float)
             check_displacement(eq.win, run.win, pattern.moves(u) if label == MODE_RUN else {label: u})
+    no_win = [r.seedname for r in (eq, *runs) if r.win is None]
+    if no_win:
+        warnings.append(f"no .win for run(s) {', '.join(no_win)}: the displacements u declared in "
+                        "the configuration cannot be checked against the atoms, and the Wannier90 "
+                        "settings of the runs not compared; keep the .win files beside the outputs")
+    no_ws = [r.seedname for r in (eq, *runs) if r.wsvec is None]
+    if no_ws:
+        warnings.append(f"no _wsvec.dat for run(s) {', '.join(no_ws)}: hoppings are taken at the R "
+                        "listed in _hr/_tb.dat without Wannier90's minimal-image placement "
+                        "(use_ws_distance), which changes results in the 4th-5th digit; copy the "
+                        "_wsvec.dat files")
     eq_model = _run_model(eq, positions)
     centres = eq_model.centres if eq_model.centres is not None else np.zeros((eq.num_wann, 3))
 
     per_ion, reports = {}, []
+    max_change = w.max_change_per_A or MAX_RESIDUAL_PER_A
     for label, idx in members.items():
         aligned, rep_reports = _aligned_runs(eq_model, eq.lattice, [runs[i] for i in idx], us[label],
-                                             positions, float(w.get("max_change_per_A", MAX_RESIDUAL_PER_A)))
+                                             positions, max_change)
         per_ion[label] = (stencils[label], aligned)
         reports += rep_reports
+    rotated = [r.seedname for r in reports if r.unitary_applied]
+    if rotated:
+        warnings.append(f"a gauge rotation was applied to run(s) {', '.join(rotated)} (their Wannier "
+                        "functions were mixed differently from the equilibrium run): a rotation "
+                        "within a site can also remove part of the genuine dH/du; Wannierise the "
+                        "runs with identical projections and iteration counts (docs/prepare.md)")
     every = [m for _, aligned in per_ion.values() for m in aligned]
     R, (h_eq, *h_all) = on_common_r([eq_model, *every])
     d_h, d_tau, errors, start = {}, {}, {}, 0
@@ -175,18 +205,19 @@ def wannier_system(cfg: Config):
         errors[label] = fd.error_estimate(diffs)
         d_tau[label] = (fd.apply(np.array([m.centres for m in aligned]) - centres[None])
                         if positions == "wannier" else np.zeros((2,) + centres.shape))
-    channels = [pattern.combine(d_h)] + ([d_h[k] for k in groups] if len(d_h) > 1 else [])
+    ion_labels = tuple(groups) if len(d_h) > 1 else ()
+    channels = [pattern.combine(d_h)] + [d_h[k] for k in ion_labels]
     stack = np.concatenate([h_eq[..., None]] + [np.moveaxis(c, 0, -1) for c in channels], axis=-1)
     R, stack = _place_images(eq, R, stack)
     H_R = stack[..., 0]
     dH = [np.moveaxis(stack[..., 1 + 2 * i:3 + 2 * i], -1, 0) for i in range(len(channels))]
 
-    size = cfg.get("kmesh", "size")
+    size = cfg.kmesh.size
     if size[2] == 1 and np.any(R[:, 2] != 0):
-        log.warning("the k-mesh is two-dimensional but H(R) has hoppings along a3: the kz = 0 "
-                    "plane is integrated (per area)")
-    batch = cfg.get("kmesh", "batch_size") or default_batch_size(H_R.shape[-1])
-    grid = UniformGrid(eq.lattice, size, cfg.get("kmesh", "shift", [0.0, 0.0, 0.0]), batch_size=batch)
+        warnings.append("the k-mesh is two-dimensional but H(R) has hoppings along a3: the kz = 0 "
+                        "plane is integrated (per area)")
+    batch = cfg.kmesh.batch_size or default_batch_size(H_R.shape[-1])
+    grid = UniformGrid(eq.lattice, size, cfg.kmesh.shift, batch_size=batch)
 
     dcentres = pattern.combine(d_tau)
     info = {"wannier_functions": int(H_R.shape[-1]), "r_vectors": int(len(R)),
@@ -196,10 +227,12 @@ def wannier_system(cfg: Config):
             "dH_du_norm_eV_per_A": float(np.linalg.norm(dH[0])),
             "alignment": {r.seedname: r.describe() for r in reports},
             "centre_motion": dcentres.tolist()}
-    system = TightBinding(eq.lattice, R, H_R, dH[0], centres, dcentres, name=eq.seedname, info=info)
-    ion_systems = {}
-    if len(channels) > 1:
-        ion_systems = {k: TightBinding(eq.lattice, R, H_R, d, centres, d_tau[k], name=f"{eq.seedname}:{k}")
-                       for k, d in zip(groups, dH[1:])}
+    system = TightBinding(eq.lattice, R, H_R, dH[0], centres, dcentres, name=eq.seedname, info=info,
+                          ion_labels=ion_labels,
+                          ion_dH_R=np.array(dH[1:]) if ion_labels else None,
+                          ion_dcentres=np.array([d_tau[k] for k in ion_labels]) if ion_labels else None)
     inputs = {path: _sha256(path) for run in (eq, *runs) for path in run.files.values()}
-    return system, grid, inputs, pattern, ion_systems
+    spin, spin_source = spin_from_win(eq)
+    return Setup(system, grid, grid.dimension, grid.cell_measure, lattice=eq.lattice,
+                 spin_degeneracy=spin, spin_source=spin_source, species=list(eq.atoms_symbols),
+                 pattern=pattern, inputs=inputs, warnings=warnings)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ModelMismatchError
-from ..io.win import WinFile
+from ..io.win import WinFile, fortran_bool
 
 #: .win keywords that must be equal in all runs (lower case).
 MUST_MATCH = ("num_wann", "num_bands", "dis_win_min", "dis_win_max", "dis_froz_min", "dis_froz_max",
@@ -34,7 +34,9 @@ POSITION_TOLERANCE_A = 2e-4
 
 
 def _norm(value: str) -> str:
-    return " ".join(value.lower().replace(".true.", "true").replace(".false.", "false").split())
+    """Case, spacing and the spelling of logicals (``T``, ``.true.``) do not count."""
+    truth = fortran_bool(value)
+    return str(truth) if truth is not None else " ".join(value.lower().split())
 
 
 def check_settings(eq: WinFile, run: WinFile) -> None:

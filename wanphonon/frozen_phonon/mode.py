@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import PhononSettings
 from ..errors import ConfigError
 from ..units import species_mass
 
@@ -92,10 +93,10 @@ def _matrix(value, label: str, source: str) -> np.ndarray:
     return c
 
 
-def pattern_from_config(phonon: dict, ions_with_runs: set[str], source: str) -> PhononPattern:
+def pattern_from_config(phonon: PhononSettings, ions_with_runs: set[str], source: str) -> PhononPattern:
     """The pattern of ``[phonon]``: ``species``/``ion`` (representative), ``pattern``, ``valence``."""
-    rep = phonon.get("ion") or phonon.get("species") or "representative"
-    table = dict(phonon.get("pattern", {}))
+    rep = phonon.representative
+    table = dict(phonon.pattern)
     if rep in table:
         raise ConfigError(f"[phonon] pattern names the representative ion {rep!r}", path=source,
                           fix="the representative ion moves by u itself; list only the other ions")
@@ -118,8 +119,8 @@ def pattern_from_config(phonon: dict, ions_with_runs: set[str], source: str) -> 
                           fix="give their displacement ratio in [phonon] pattern, e.g. "
                               f"pattern = {{ {sorted(unused)[0]} = -0.77 }}, or drop those runs")
     masses = {}
-    if "mass_amu" in phonon:
-        masses[rep] = float(phonon["mass_amu"])
+    if phonon.mass_amu is not None:
+        masses[rep] = phonon.mass_amu
     for label in matrices:
         element = label.rstrip("0123456789")       # Wannier90-style labels: B1, N2 ...
         if label not in masses:
@@ -127,6 +128,6 @@ def pattern_from_config(phonon: dict, ions_with_runs: set[str], source: str) -> 
                 masses[label] = species_mass(element)
             except ConfigError:
                 pass
-    valence = phonon.get("valence")
+    valence = phonon.valence
     valences = valence if isinstance(valence, dict) else ({} if valence is None else {rep: valence})
     return PhononPattern(rep, matrices, masses, {k: float(v) for k, v in valences.items()})

@@ -26,6 +26,10 @@ class HamiltonianDerivatives:
     dkdu: ``(2, 2, nk, N, N)``      ``d^2 H / d k_i d u_a`` for in-plane i = x, y.
     dpos: ``(2, 3, N)`` or None     ``d tau_{n,i} / d u_a``: motion of the orbital
                                     (Wannier-centre) positions with the phonon.
+    du_ions: ``(n_ion, 2, nk, N, N)`` or None: ``d H / d u_{kappa,a}`` of each ion
+                                    kappa of a multi-ion mode alone (for per-ion
+                                    Born charges); ``dpos_ions`` ``(n_ion, 2, 3, N)``
+                                    likewise for the centres.
 
     For tight-binding input (Bloch convention I, theory.md sec. 10) the
     u-derivatives are taken in the orbital basis that moves with the ions:
@@ -40,6 +44,8 @@ class HamiltonianDerivatives:
     du: np.ndarray
     dkdu: np.ndarray
     dpos: np.ndarray | None = None
+    du_ions: np.ndarray | None = None
+    dpos_ions: np.ndarray | None = None
 
     @property
     def nk(self) -> int:
@@ -52,4 +58,12 @@ class HamiltonianDerivatives:
     def subset(self, mask: np.ndarray) -> "HamiltonianDerivatives":
         """The same data restricted to the k-points selected by a boolean mask."""
         return HamiltonianDerivatives(self.H[mask], self.dk[:, mask], self.du[:, mask],
-                                      self.dkdu[:, :, mask], self.dpos)
+                                      self.dkdu[:, :, mask], self.dpos,
+                                      None if self.du_ions is None else self.du_ions[:, :, mask],
+                                      self.dpos_ions)
+
+    def slice(self, sl: slice) -> "HamiltonianDerivatives":
+        """A consecutive range of k-points (views, no copies)."""
+        return HamiltonianDerivatives(self.H[sl], self.dk[:, sl], self.du[:, sl], self.dkdu[:, :, sl],
+                                      self.dpos, None if self.du_ions is None else self.du_ions[:, :, sl],
+                                      self.dpos_ions)

@@ -1,12 +1,15 @@
 """All k-resolved integrands of wanphonon for one batch of k-points.
 
-:func:`evaluate` is the single entry point the engine calls: it diagonalises
-``H(k)``, checks the gap, and returns per-k values of
+:func:`evaluate` is the single entry point the engine calls: given the
+derivatives of ``H(k)`` and its eigensystem (the occupation fixed and the gap
+checked by the engine), it returns per-k values of
 
 * ``born_a``, ``born_b``, ``energy``: the three traces of the second Chern form
   ``Tr Omega_{kx ky ux uy}`` (:mod:`.curvature`);
 * ``total``: ``T(k)``, the integrand of ``chi_total`` (:mod:`.magnetization`);
 * ``born_charge``: ``Tr Omega_{k_i u_j}``, shape ``(nk, 3, 2)``;
+* ``ion_born_charge``: the same for every extra displacement channel (one ion
+  of a multi-ion mode each, ``derivs.du_ions``), shape ``(nk, n_ion, 3, 2)``;
 * ``berry_curvature``: ``Tr Omega_{kx ky}`` (Angstrom^2), whose integral times
   2 pi is the Chern number of a 2D insulator;
 * ``gap``: the direct gap (eV).
@@ -29,8 +32,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .bands import DEFAULT_GAP_TOLERANCE, Eigensystem, check_gap, diagonalize
-from .curvature import (centre_motion_curvature, centre_motion_total, curvature, curvature_trace,
+from .bands import Eigensystem
+from .curvature import (centre_motion_curvature, centre_motion_total, curvature_trace,
                         second_chern_traces)
 from .hamiltonian import HamiltonianDerivatives
 from .magnetization import total_integrand
@@ -50,6 +53,7 @@ class KResolved:
     total: np.ndarray
     berry_curvature: np.ndarray
     born_charge: np.ndarray
+    ion_born_charge: np.ndarray
     gap: np.ndarray
 
     @property
@@ -65,9 +69,14 @@ class KResolved:
         return self.total - self.topological
 
     @classmethod
-    def zeros(cls, nk: int) -> "KResolved":
+    def zeros(cls, nk: int, n_ions: int = 0) -> "KResolved":
         return cls(*(np.zeros(nk) for _ in SCALAR_INTEGRANDS), np.zeros((nk, 3, 2)),
-                   np.full(nk, np.inf))
+                   np.zeros((nk, n_ions, 3, 2)), np.full(nk, np.inf))
+
+    @classmethod
+    def concatenate(cls, parts: list["KResolved"]) -> "KResolved":
+        """The k-points of several parts, in order."""
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
 
     def scatter(self, mask: np.ndarray, part: "KResolved") -> None:
         """Write ``part`` (the k-points where ``mask`` is true) into ``self``."""
@@ -75,18 +84,13 @@ class KResolved:
             getattr(self, f.name)[mask] = getattr(part, f.name)
 
 
-def evaluate(derivs: HamiltonianDerivatives, *, n_occ: int | None = None,
-             fermi_energy: float | None = None,
-             gap_tolerance: float = DEFAULT_GAP_TOLERANCE,
-             eigensystem: Eigensystem | None = None) -> KResolved:
-    """Evaluate every integrand on the batch.
+def evaluate(derivs: HamiltonianDerivatives, eig: Eigensystem) -> KResolved:
+    """Evaluate every integrand on the batch, in the eigenbasis ``eig`` of ``derivs.H``.
 
-    Give the occupation as ``n_occ`` (band count) or ``fermi_energy`` (eV, inside
-    the gap).  ``eigensystem`` may be supplied to fix the eigenvectors (any
-    gauge); results do not depend on that choice.
+    ``eig`` fixes the occupied manifold (any gauge: results do not depend on the
+    choice of eigenvectors within degenerate levels).  Its direct gap must have
+    been checked by the caller (the engine): every formula divides by it.
     """
-    eig = eigensystem or diagonalize(derivs.H, n_occ=n_occ, fermi_energy=fermi_energy)
-    check_gap(eig, gap_tolerance)
     no = eig.n_occ
     calc = ProjectorCalculus(eig.energies, no)
     v = eig.vectors
@@ -100,48 +104,42 @@ def evaluate(derivs: HamiltonianDerivatives, *, n_occ: int | None = None,
     hku = [[blocks(derivs.dkdu[i, a]) for a in range(2)] for i in range(2)]
     pk = [calc.first_order(x) for x in hk]
     pu = [calc.first_order(x) for x in hu]
-    if np.any(derivs.dk[2]):
-        pkz = calc.first_order(blocks(derivs.dk[2], ou_only=True))
-    else:
-        pkz = None
+    dz = dagger(calc.first_order(blocks(derivs.dk[2], ou_only=True)).ou) if np.any(derivs.dk[2]) else None
 
     # interband matrices D_a[l, n] = <l|d_a H|n>/(E_n - E_l) = C_1(d_a H)[uo]
     d = {name: dagger(p.ou) for name, p in (("kx", pk[0]), ("ky", pk[1]), ("ux", pu[0]), ("uy", pu[1]))}
-    chern = second_chern_traces(d)
-    born_charge = np.zeros((derivs.nk, 3, 2))
-    for i, ki in enumerate(("kx", "ky")):
-        for j, uj in enumerate(("ux", "uy")):
-            born_charge[:, i, j] = curvature_trace(d[ki], d[uj])
-    if pkz is not None:
-        dz = dagger(pkz.ou)
-        for j, uj in enumerate(("ux", "uy")):
-            born_charge[:, 2, j] = curvature_trace(dz, d[uj])
+    v_occ = v[:, :, :no]
+    weights = np.einsum("kbn,kbn->kb", np.conj(v_occ), v_occ).real   # occupied weight per orbital
+    born_charge = _born_charge(d, dz, (d["ux"], d["uy"]), derivs.dpos, weights)
     total = total_integrand(calc, hk, hu, hku, pk, pu)
-
-    if derivs.dpos is not None:
-        v_occ = v[:, :, :no]
-        weights = np.einsum("kbn,kbn->kb", np.conj(v_occ), v_occ).real      # occupied weight per orbital
-        born_charge -= np.einsum("kb,aib->kia", weights, derivs.dpos)
+    if derivs.dpos is None:
+        chern = second_chern_traces(d)
+    else:
         chern = second_chern_traces(d, centre_motion_curvature(v_occ, derivs.dpos))
         total = total + centre_motion_total(v, vh, calc.w, hk, d, derivs.dpos, no)
 
+    n_ion = 0 if derivs.du_ions is None else derivs.du_ions.shape[0]
+    ion_born = np.zeros((derivs.nk, n_ion, 3, 2))
+    for m in range(n_ion):
+        du = [dagger(calc.first_order(blocks(derivs.du_ions[m, a], ou_only=True)).ou) for a in range(2)]
+        ion_born[:, m] = _born_charge(d, dz, du, None if derivs.dpos_ions is None else derivs.dpos_ions[m],
+                                      weights)
+
     return KResolved(chern["born_a"], chern["born_b"], chern["energy"], total,
-                     curvature_trace(d["kx"], d["ky"]), born_charge, eig.direct_gap)
+                     curvature_trace(d["kx"], d["ky"]), born_charge, ion_born, eig.direct_gap)
 
 
-def curvature_matrices(derivs: HamiltonianDerivatives, eig: Eigensystem) -> dict[tuple[str, str], np.ndarray]:
-    """Non-Abelian curvatures ``Omega_ab`` ``(nk, n_occ, n_occ)`` in the gauge of ``eig.vectors``.
+def _born_charge(d: dict, dz, du, dpos, weights) -> np.ndarray:
+    """``Tr Omega_{k_i u_j}`` ``(nk, 3, 2)`` for the displacement channel ``du = (D_ux, D_uy)``.
 
-    Keys are pairs of parameter names among kx, ky, kz, ux, uy (``a < b`` in that
-    order).  Matrices rotate as ``U^dag Omega U`` under a change of gauge; their
-    traces and traces of products do not.
+    Moving centres ``dpos`` ``(2, 3, N)`` add ``-sum_b w_b(k) d tau_{b,i}/d u_j``.
     """
-    no = eig.n_occ
-    calc = ProjectorCalculus(eig.energies, no)
-    vh = np.ascontiguousarray(dagger(eig.vectors))
-    ops = {"kx": derivs.dk[0], "ky": derivs.dk[1], "kz": derivs.dk[2], "ux": derivs.du[0],
-           "uy": derivs.du[1]}
-    d = {name: dagger(calc.first_order(eigen_blocks(eig.vectors, vh, x, no, ou_only=True)).ou)
-         for name, x in ops.items()}
-    names = list(ops)
-    return {(a, b): curvature(d[a], d[b]) for i, a in enumerate(names) for b in names[i + 1:]}
+    out = np.zeros((len(weights), 3, 2))
+    for j in range(2):
+        out[:, 0, j] = curvature_trace(d["kx"], du[j])
+        out[:, 1, j] = curvature_trace(d["ky"], du[j])
+        if dz is not None:
+            out[:, 2, j] = curvature_trace(dz, du[j])
+    if dpos is not None:
+        out -= np.einsum("kb,aib->kia", weights, dpos)
+    return out

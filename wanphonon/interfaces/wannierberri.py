@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry.bands import DEFAULT_GAP_TOLERANCE
+from ..geometry.bands import DEFAULT_GAP_TOLERANCE, check_gap, diagonalize
 from ..geometry.hamiltonian import HamiltonianDerivatives
 from ..geometry.integrands import SCALAR_INTEGRANDS, evaluate
 
@@ -166,8 +166,10 @@ class _WanphononCalculator:
         cache = data_k.__dict__.setdefault("_wanphonon_per_k", {})
         key = (self.n_occ, self.fermi_energy, self.gap_tolerance)
         if key not in cache:
-            cache[key] = evaluate(derivatives_from_data_k(data_k), n_occ=self.n_occ,
-                                  fermi_energy=self.fermi_energy, gap_tolerance=self.gap_tolerance)
+            derivs = derivatives_from_data_k(data_k)
+            eig = diagonalize(derivs.H, n_occ=self.n_occ, fermi_energy=self.fermi_energy)
+            check_gap(eig, self.gap_tolerance)     # WannierBerri's grid: this is the engine here
+            cache[key] = evaluate(derivs, eig)
         return cache[key]
 
     def _scale(self, data_k) -> float:

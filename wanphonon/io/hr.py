@@ -52,18 +52,17 @@ def read_sizes(cur: LineCursor, *, what: str, rewrite: str = _REWRITE,
     kind, ``rewrite`` says how to re-create it, ``blank_after`` whether a blank
     line follows the list (``_tb.dat``).
     """
-    _REWRITE = rewrite  # noqa: N806
     sizes = []
     for name in ("num_wann", "nrpts"):
         n, line = cur.next_nonblank(f"{name} (one integer)")
         toks = line.split()
         if len(toks) != 1:
             raise InputFormatError(f"expected {name} (one integer) on this line of the {what}, "
-                                   f"found {len(toks)} items", path=cur.path, line=n, fix=_REWRITE)
+                                   f"found {len(toks)} items", path=cur.path, line=n, fix=rewrite)
         value = parse_int(toks[0], path=cur.path, line=n, what=name)
         if value < 1:
             raise InputFormatError(f"{name} must be positive, found {value}", path=cur.path, line=n,
-                                   fix=_REWRITE)
+                                   fix=rewrite)
         sizes.append((value, n))
     (num_wann, _), (nrpts, nr_line) = sizes
     ndegen = np.empty(nrpts, np.int64)
@@ -77,12 +76,12 @@ def read_sizes(cur: LineCursor, *, what: str, rewrite: str = _REWRITE,
             raise InputFormatError(
                 f"expected {want} Wigner-Seitz degeneracies on this line (nrpts = {nrpts} on line "
                 f"{nr_line}, 15 per line), found {len(toks)} items", path=cur.path, line=n,
-                fix="nrpts does not match the degeneracy list, or the file is corrupted; " + _REWRITE)
+                fix="nrpts does not match the degeneracy list, or the file is corrupted; " + rewrite)
         for t in toks:
             ndegen[got] = parse_int(t, path=cur.path, line=n, what="a Wigner-Seitz degeneracy")
             if ndegen[got] < 1:
                 raise InputFormatError(f"Wigner-Seitz degeneracy must be >= 1, found {ndegen[got]}",
-                                       path=cur.path, line=n, fix=_REWRITE)
+                                       path=cur.path, line=n, fix=rewrite)
             got += 1
     # a short list of integers next means nrpts is smaller than the list written
     save = (cur.pos, cur.lineno)
@@ -97,7 +96,7 @@ def read_sizes(cur: LineCursor, *, what: str, rewrite: str = _REWRITE,
             raise InputFormatError(
                 f"more Wigner-Seitz degeneracies than nrpts = {nrpts} (line {nr_line}): this line "
                 "still lists integers where the data should start", path=cur.path, line=n,
-                fix="nrpts does not match the degeneracy list; " + _REWRITE)
+                fix="nrpts does not match the degeneracy list; " + rewrite)
     cur.pos, cur.lineno = save
     return num_wann, nrpts, ndegen
 
@@ -198,7 +197,7 @@ def read_hr(path) -> HrFile:
     return HrFile(path=path, header=header.strip(), num_wann=nw, R=R, ndegen=ndegen, H=H)
 
 
-def check_distinct_R(R: np.ndarray, line_of_block, path: str) -> None:
+def check_distinct_R(R: np.ndarray, line_of_block, path: str, rewrite: str = _REWRITE) -> None:
     """Error if an R vector appears twice (names the line of the second block)."""
     if len(R) < 2:
         return
@@ -210,4 +209,4 @@ def check_distinct_R(R: np.ndarray, line_of_block, path: str) -> None:
         first = int(pairs[np.argmin(pairs[:, 1]), 0])
         raise InputFormatError(f"R = {tuple(R[second].tolist())} appears twice (first at line "
                                f"{line_of_block(first)})", path=path, line=line_of_block(second),
-                               fix="the file is corrupted; " + _REWRITE)
+                               fix="the file is corrupted; " + rewrite)

@@ -30,7 +30,7 @@ from .centres import CentresFile, read_centres_xyz
 from .hr import HrFile, read_hr
 from .rvectors import r_keys
 from .tb import TbFile, read_tb
-from .win import WinFile, read_win
+from .win import WinFile, fortran_bool, read_win
 from .wsvec import WsvecFile, apply_ws_shifts, read_wsvec
 
 __all__ = ["WannierRun", "read_seed", "SUFFIXES"]
@@ -230,8 +230,7 @@ def _centres(cen, pos_R, R, lattice, win, files) -> np.ndarray | None:
     if pos_R is not None:
         r0 = int(np.flatnonzero((R == 0).all(1))[0])
         diag = np.real(np.einsum("mmc->mc", pos_R[r0]))
-    translated = (win is not None and win.settings.get("translate_home_cell", "f").strip(".").lower()
-                  in ("t", "true"))
+    translated = win is not None and bool(fortran_bool(win.settings.get("translate_home_cell", "f")))
     if cen is None:
         return diag
     fix = ("set 'translate_home_cell = false' and re-run Wannier90, or remove "

@@ -213,7 +213,7 @@ def _check_sections(sections, nR: int, nw: int, path: str):
         raise InputFormatError(f"R = {tuple(Rs[1][i].tolist())} of the position-matrix part differs "
                                f"from R = {tuple(Rs[0][i].tolist())} of the Hamiltonian part "
                                f"(block {i + 1})", path=path, line=sections[1].line_of_R(i), fix=fix)
-    check_distinct_R(Rs[0], sections[0].line_of_R, path)
+    check_distinct_R(Rs[0], sections[0].line_of_R, path, _REWRITE)
     h = sections[0].rows.reshape(nR, nw, nw, 4)
     H = (h[..., 2] + 1j * h[..., 3]).transpose(0, 2, 1)
     q = sections[1].rows.reshape(nR, nw, nw, 8)

@@ -44,6 +44,15 @@ class WinFile:
     block_line_numbers: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
 
+def fortran_bool(value) -> bool | None:
+    """A Wannier90 logical (``T``, ``true``, ``.true.``, ``F``, ... any case; a Python bool
+    passes through), or None if ``value`` is not one."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower().strip(".")
+    return {"true": True, "t": True, "false": False, "f": False}.get(text)
+
+
 def _strip_comment(line: str) -> str:
     cut = [i for i in (line.find("!"), line.find("#")) if i >= 0]
     return line[:min(cut)] if cut else line

@@ -25,28 +25,27 @@ _ATOMS = re.compile(r"begin atoms_cart.*?end atoms_cart", re.S | re.I)
 
 def verify(toml_path: str, pattern) -> dict:
     cfg = load(toml_path)
-    phonon = cfg.tables.get("phonon", {})
-    rep = phonon.get("ion") or phonon.get("species")
-    labels = [d.get("ion", rep) for d in cfg.displacements]
+    phonon = cfg.phonon
+    labels = [d.ion or phonon.representative for d in cfg.displacements]
     loaded = pattern_from_config(phonon, set(labels), toml_path)
     ours = pattern.phonon_pattern()
     for label, c in ours.matrices.items():
         if label not in loaded.matrices or np.abs(loaded.matrices[label] - c).max() > 1e-12:
             raise ModelMismatchError(f"the pattern read back for {label} differs from the prepared one",
                                      path=toml_path)
-    weight = float(phonon["mode_weight"])
+    weight = phonon.mode_weight
     if abs(weight - ours.mode_weight()) > 1e-12 * weight:
         raise ModelMismatchError("mode_weight read back differs from PhononPattern.mode_weight()",
                                  path=toml_path)
-    eq_path = cfg.resolve(cfg.tables["wannier"]["seedname"]) + ".win"
+    eq_path = cfg.resolve(cfg.wannier.seedname) + ".win"
     eq = read_win(eq_path)
     with open(eq_path) as fh:
         eq_text = _ATOMS.sub("", fh.read())
     for d, label in zip(cfg.displacements, labels):
-        path = cfg.resolve(d["seedname"]) + ".win"
+        path = cfg.resolve(d.seedname) + ".win"
         run = read_win(path)
         check_settings(eq, run)
-        u = np.asarray(d["u"], float)
+        u = np.asarray(d.u, float)
         check_displacement(eq, run, loaded.moves(u) if label == MODE_RUN else {label: u})
         with open(path) as fh:
             if _ATOMS.sub("", fh.read()) != eq_text:

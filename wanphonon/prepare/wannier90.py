@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError
+from ..io.win import fortran_bool
 from ..io.writers import write_win
 from .structure import Structure
 
@@ -49,13 +50,6 @@ class WinTemplate:
     num_bands: int                 # Wannier90 num_bands
     dft_bands: int                 # bands the DFT run must compute (num_bands + excluded)
     notes: list[str] = field(default_factory=list)
-
-
-def _truth(value) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower().strip(".")
-    return {"true": True, "t": True, "false": False, "f": False}.get(text)
 
 
 def _count_excluded(value) -> int:
@@ -145,7 +139,7 @@ def template(table: dict, structure: Structure, where: str) -> WinTemplate:
     mp = table.pop("mp_grid")
     projections, count = _projections(table.pop("projections"), structure, where)
     settings = {**table, **extra}
-    spinors = _truth(settings.get("spinors", False))
+    spinors = fortran_bool(settings.get("spinors", False))
     if count is not None:
         count *= 2 if spinors else 1
         if count != num_wann:
@@ -155,7 +149,7 @@ def template(table: dict, structure: Structure, where: str) -> WinTemplate:
         notes.append("the number of projected orbitals was not checked against num_wann (non-standard "
                      "projection syntax)")
     for key, want in REQUIRED.items():
-        if key in settings and _truth(settings[key]) is not want:
+        if key in settings and fortran_bool(settings[key]) is not want:
             raise ConfigError(f"[wannier] {key} = {settings[key]!r}: wanphonon needs {key} = "
                               f"{str(want).lower()}", path=where, fix=f"remove {key} (prepare sets it)")
         settings[key] = want

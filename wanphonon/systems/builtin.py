@@ -19,21 +19,22 @@ import math
 from ..config import Config
 from ..engine.grids import PolarGrid, SlicedPolarGrid, UniformGrid
 from ..errors import ConfigError
+from .base import Setup
 from .dirac import CD3AS2_PAPER, DiracContinuum, cd3as2_dirac, graphene_dirac
 from .lattice_dirac import dirac_lattice
 
 #: Defaults of the graphene model: t0 = 2.6 eV, a = 2.46 A -> v = (sqrt 3/2) t0 a.
 GRAPHENE_DEFAULTS = {"delta": 0.1, "zeta": 12.0, "v": 5.539}
 
-_GRAPHENE_KEYS = {"name", "delta", "zeta", "v", "reading", "delta2", "a", "cell_area"}
-_CD3AS2_KEYS = {"name", "delta0", "delta1", "delta2", "eps0", "eps1", "eps2", "v", "zeta", "kz",
+_GRAPHENE_KEYS = {"delta", "zeta", "v", "reading", "delta2", "a", "cell_area"}
+_CD3AS2_KEYS = {"delta0", "delta1", "delta2", "eps0", "eps1", "eps2", "v", "zeta", "kz",
                 "a", "c", "cell_area", "cell_volume"}
 
 
 def continuum_model(cfg: Config) -> DiracContinuum:
     """The continuum model named in ``[model]`` (lattice names give the model they regularise)."""
-    m = cfg.tables["model"]
-    name = m["name"]
+    m = cfg.model.params
+    name = cfg.model.name
     allowed = _GRAPHENE_KEYS if name.startswith("graphene") else _CD3AS2_KEYS
     extra = set(m) - allowed
     if extra:
@@ -70,13 +71,13 @@ def _excluded_kz(model: DiracContinuum, phonon_energy: float) -> list[list[float
     return [[math.sqrt(max(lo, 0.0)), math.sqrt(hi)]]
 
 
-def builtin_system(cfg: Config, phonon_energy: float | None, cutoff: bool):
-    """``(system, grid, dimension, cell_measure)`` for a ``[model]`` configuration."""
-    m = cfg.tables["model"]
-    name = m["name"]
+def build(cfg: Config) -> Setup:
+    """The :class:`Setup` of a ``[model]`` configuration: the model and its natural grid."""
+    m = cfg.model.params
+    name = cfg.model.name
     model = continuum_model(cfg)
-    order = int(cfg.get("integration", "order", 8))
-    angles = int(cfg.get("integration", "angles", 4))
+    e_p = cfg.phonon.phonon_energy if cfg.phonon.adiabatic_cutoff else None
+    spin = dict(spin_degeneracy=model.default_spin_degeneracy, spin_source=f"the {name} model")
     if name.endswith("_lattice"):
         if "a" not in m:
             raise ConfigError(f"{name} needs the lattice constant a (Angstrom)", path=cfg.path,
@@ -87,18 +88,19 @@ def builtin_system(cfg: Config, phonon_energy: float | None, cutoff: bool):
                               fix="add c = <Angstrom> to [model], or kz for a single slice")
         system = dirac_lattice(model, a=float(m["a"]), c=float(m["c"]) if three_d else None,
                                eps2=float(m.get("eps2", 0.0)))
-        size = cfg.get("kmesh", "size", [96, 96, 48 if three_d else 1])
+        size = cfg.kmesh.size or (96, 96, 48 if three_d else 1)
         if not three_d and size[2] != 1:
             raise ConfigError(f"{name} is two-dimensional: the k-mesh must be [n1, n2, 1]",
                               path=cfg.path, fix=f"set [kmesh] size = [{size[0]}, {size[1]}, 1]")
-        grid = UniformGrid(system.lattice, size, cfg.get("kmesh", "shift", [0.0, 0.0, 0.0]),
-                           **_batch(cfg))
-        return system, grid, grid.dimension, grid.cell_measure
-    if "size" in cfg.tables.get("kmesh", {}):
+        grid = UniformGrid(system.lattice, size, cfg.kmesh.shift,
+                           **({} if cfg.kmesh.batch_size is None else {"batch_size": cfg.kmesh.batch_size}))
+        return Setup(system, grid, grid.dimension, grid.cell_measure, lattice=system.lattice, **spin)
+    if cfg.kmesh.size is not None:
         raise ConfigError(f"{name} is a continuum model integrated on a polar grid; [kmesh] does "
                           "not apply", path=cfg.path,
                           fix="remove [kmesh] (use [integration] order/angles), or use the "
                               f"{name}_lattice model")
+    order, angles = cfg.integration.order, cfg.integration.angles
     if model.dimension == 2:
         kz = 0.0 if model.kz is None else model.kz
         scale = float(model.length_scale(kz))
@@ -113,13 +115,7 @@ def builtin_system(cfg: Config, phonon_energy: float | None, cutoff: bool):
                               fix="give delta1 (eV A^2) or a single slice kz")
         grid = SlicedPolarGrid(model.mass, model.length_scale,
                                math.sqrt(abs(model.delta0 / model.delta1)),
-                               _kz_roots(model, phonon_energy if cutoff else None),
-                               phonon_energy if cutoff else None, order, angles,
-                               excluded_kz=_excluded_kz(model, phonon_energy) if cutoff else None)
+                               _kz_roots(model, e_p), e_p, order, angles,
+                               excluded_kz=None if e_p is None else _excluded_kz(model, e_p))
         cell = m.get("cell_volume")
-    return model, grid, model.dimension, None if cell is None else float(cell)
-
-
-def _batch(cfg: Config) -> dict:
-    size = cfg.get("kmesh", "batch_size")
-    return {} if size is None else {"batch_size": int(size)}
+    return Setup(model, grid, model.dimension, None if cell is None else float(cell), **spin)

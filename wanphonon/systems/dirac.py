@@ -63,10 +63,16 @@ class DiracContinuum:
     coupling_uy: np.ndarray = field(default=None, repr=False)
     n_occ: int = 2
     default_spin_degeneracy: int = 1
+    ion_labels: tuple[str, ...] = ()
 
     @property
     def num_bands(self) -> int:
         return 4
+
+    @property
+    def info(self) -> dict:
+        """The model's parameters (eV, Angstrom)."""
+        return {k: getattr(self, k) for k in ("v", "zeta", "delta0", "delta1", "eps0", "eps1", "delta2", "kz")}
 
     @property
     def dimension(self) -> int:

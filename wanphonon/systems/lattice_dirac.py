@@ -31,18 +31,17 @@ from .tight_binding import TightBinding
 
 
 def dirac_lattice(model: DiracContinuum, *, a: float, c: float | None = None,
-                  delta2: float | None = None, eps2: float = 0.0) -> TightBinding:
+                  eps2: float = 0.0) -> TightBinding:
     """Tight-binding regularisation of a :class:`DiracContinuum` model.
 
     ``c`` None: a 2D square lattice (graphene, or a Cd3As2 slice at the model's
     kz), with 10 A of vacuum as third lattice vector.  Otherwise a 3D
     tetragonal lattice; kz enters only through ``D(kz)`` and ``eps(kz)``.
-    ``delta2`` defaults to the model's own in-plane curvature if it has one, else
-    to a Wilson term of unit strength, ``|v| a / 2`` with the sign of ``Delta1``
-    (or of ``-Delta0`` when ``Delta1 = 0``).
+    The Wilson mass ``delta2`` is the model's own in-plane curvature if it has
+    one, else a Wilson term of unit strength, ``|v| a / 2`` with the sign of
+    ``Delta1`` (or of ``-Delta0`` when ``Delta1 = 0``).
     """
-    if delta2 is None and model.delta2 != 0.0:
-        delta2 = model.delta2
+    delta2 = model.delta2 if model.delta2 != 0.0 else None
     if delta2 is None:
         sign = np.sign(model.delta1) if model.delta1 != 0 else -np.sign(model.delta0)
         delta2 = sign * abs(model.v) * a / 2

@@ -41,7 +41,8 @@ import scipy.sparse
 from ..geometry.hamiltonian import HamiltonianDerivatives
 
 # Slots of the output stack: H, d_k H (x, y, z), d_u H (x, y), d_k d_u H (xx, xy, yx, yy), where
-# the d_k d_u H slot (i, a) is 6 + 2 i + a.  Slot 3 (d_kz H) is skipped when it vanishes.
+# the d_k d_u H slot (i, a) is 6 + 2 i + a; then d_u H (x, y) of every ion channel (10 + 2 m + a).
+# Slot 3 (d_kz H) is skipped when it vanishes.
 _N_SLOTS = 10
 _SLOT_KZ = 3
 
@@ -64,10 +65,17 @@ class TightBinding:
     n_occ: int | None = None
     default_spin_degeneracy: int = 1
     info: dict = field(default_factory=dict)
+    ion_labels: tuple[str, ...] = ()
+    ion_dH_R: np.ndarray | None = None      # (n_ion, 2, nR, N, N) eV/A: each ion's own dH/du
+    ion_dcentres: np.ndarray | None = None  # (n_ion, 2, N, 3)
 
     @property
     def num_bands(self) -> int:
         return self.H_R.shape[-1]
+
+    @property
+    def _n_all(self) -> int:
+        return _N_SLOTS + 2 * len(self.ion_labels)
 
     @cached_property
     def _r_cart(self) -> np.ndarray:
@@ -80,7 +88,7 @@ class TightBinding:
 
     @cached_property
     def _slots(self) -> tuple[int, ...]:
-        return tuple(s for s in range(_N_SLOTS) if not (s == _SLOT_KZ and self._planar))
+        return tuple(s for s in range(self._n_all) if not (s == _SLOT_KZ and self._planar))
 
     @cached_property
     def _stack(self) -> np.ndarray:
@@ -97,6 +105,8 @@ class TightBinding:
         every = {0: h, 1: ir[..., 0] * h, 2: ir[..., 1] * h, 3: ir[..., 2] * h, 4: dh[0], 5: dh[1],
                  6: ir[..., 0] * dh[0], 7: ir[..., 0] * dh[1], 8: ir[..., 1] * dh[0],
                  9: ir[..., 1] * dh[1]}
+        for m in range(len(self.ion_labels)):
+            every[_N_SLOTS + 2 * m], every[_N_SLOTS + 2 * m + 1] = self.ion_dH_R[m]
         n = self.num_bands
         return np.stack([np.asarray(every[s], dtype=complex).reshape(len(self.R), n * n)
                          for s in self._slots])
@@ -135,9 +145,9 @@ class TightBinding:
         return self._convention_one(k_cart, out)
 
     def _new_output(self, nk: int) -> np.ndarray:
-        """``(10, nk, N*N)`` complex; the d_kz H slot is zero for planar models."""
+        """``(n_slots, nk, N*N)`` complex; the d_kz H slot is zero for planar models."""
         n = self.num_bands
-        out = np.empty((_N_SLOTS, nk, n * n), dtype=complex)
+        out = np.empty((self._n_all, nk, n * n), dtype=complex)
         if self._planar:
             out[_SLOT_KZ] = 0.0
         return out
@@ -160,11 +170,18 @@ class TightBinding:
         views of ``out``: no copies.
         """
         nk, n = len(k_cart), self.num_bands
-        out = out.reshape(_N_SLOTS, nk, n, n)
+        out = out.reshape(self._n_all, nk, n, n)
         if np.any(self.centres):
             ph = np.exp(1j * (k_cart @ self.centres.T))           # (nk, N): e^{i k.tau_a}
             gauge = np.conj(ph)[:, :, None] * ph[:, None, :]       # e^{i k.(tau_b - tau_a)}
             for s in self._slots:
                 out[s] *= gauge
         dpos = np.swapaxes(self.dcentres, 1, 2) if np.any(self.dcentres) else None
-        return HamiltonianDerivatives(out[0], out[1:4], out[4:6], out[6:10].reshape(2, 2, nk, n, n), dpos)
+        n_ion = len(self.ion_labels)
+        du_ions = dpos_ions = None
+        if n_ion:
+            du_ions = out[_N_SLOTS:].reshape(n_ion, 2, nk, n, n)
+            if self.ion_dcentres is not None and np.any(self.ion_dcentres):
+                dpos_ions = np.swapaxes(self.ion_dcentres, 2, 3)
+        return HamiltonianDerivatives(out[0], out[1:4], out[4:6], out[6:10].reshape(2, 2, nk, n, n), dpos,
+                                      du_ions, dpos_ions)
