@@ -74,7 +74,7 @@ def _report(calc: Calculation) -> dict:
 def format_report(report: dict) -> str:
     """A readable summary of :func:`check`, ending in the verdict line."""
     if "system" not in report:
-        return f"FAIL: {report['reason']}"
+        return report["reason"] + "\n" + verdict_line(report)
     lines = [f"system: {report['system']}  ({report['num_bands']} bands, "
              f"{report['occupied_bands']} occupied"
              + (f" below the Fermi energy {report['fermi_energy']} eV" if report["fermi_energy"] is not None
@@ -101,5 +101,14 @@ def format_report(report: dict) -> str:
                      f"{np.round(g['at_k'], 5).tolist()} 1/A; indirect gap {g['indirect_gap_eV']:.6g} eV")
     lines.append(f"grid: {report['grid']}")
     lines += [f"WARNING: {w}" for w in report["warnings"]]
-    lines.append("PASS" if report["verdict"] == "PASS" else f"FAIL: {report['reason']}")
+    if report["verdict"] != "PASS":
+        lines.append(report["reason"])
+    lines.append(verdict_line(report))
     return "\n".join(lines)
+
+
+def verdict_line(report: dict) -> str:
+    """``PASS``, or ``FAIL: <the problem, one line>`` (the fix is in the full reason)."""
+    if report["verdict"] == "PASS":
+        return "PASS"
+    return "FAIL: " + report["reason"].splitlines()[0]

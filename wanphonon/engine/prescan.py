@@ -55,9 +55,10 @@ def gap_prescan(setup, occupation) -> dict:
             f"({k[0]:.6f}, {k[1]:.6f}, {k[2]:.6f}) 1/A, below the tolerance {tolerance:.1e} eV "
             f"(pre-scan of the gap on a {mesh} mesh, before any integral)",
             index=i, gap=float(gap[i]),
-            fix="the occupation puts the Fermi level inside a band here: check occupied_bands "
-                "(per spin when spin_degeneracy = 2) or fermi_energy; for a semimetal, exclude the "
-                "small-gap region with phonon_energy_meV and adiabatic_cutoff = true")
+            fix="check occupied_bands (per spin when spin_degeneracy = 2) or fermi_energy: the "
+                "Fermi level may be inside a band; for a semimetal, exclude the small-gap region "
+                "with phonon_energy_meV and adiabatic_cutoff = true; for a genuinely small gap, "
+                "lower [electrons] gap_tolerance")
     j = int(np.argmin(gap))
     return {"occupied_bands": int(n_occ), "min_direct_gap_eV": float(gap[j]),
             "at_k": batch.k_cart[j].tolist(), "points": int(len(gap))}
