@@ -10,7 +10,7 @@ One Hamiltonian, one k-grid, in one run (see benchmarks/README.md):
 * a random gapped Wannier-like model (``--nwann`` WFs, default 24; ~57 R vectors,
   off-origin centres, random dH/du), written as Wannier90 ``_tb.dat`` files of an
   equilibrium and four displaced runs plus a wanphonon TOML configuration; every
-  measurement uses the model as wanphonon reads it back (``wanphonon.api.prepare``);
+  measurement uses the model as wanphonon reads it back (``wanphonon.api.setup``);
 * ours: ``wanphonon.engine.integrate.integrate`` -- H, d_kH, d_uH, d_kd_uH by Fourier
   sums, eigh, second Chern form, T(k), Born charges -- serial, on the config's grid;
 * WannierBerri: ``wannierberri.run(system, grid, calculators={"ahc": AHC(Efermi=[mid-gap])},
