@@ -134,6 +134,11 @@ def setup(config: str | os.PathLike | dict | Config) -> Calculation:
         spin_source=spin_source, valences=valences)
     for w in s.warnings:
         log.warning(w)
+    log.debug("system %s: %d bands, %d occupied, spin degeneracy %d (%s)", s.system.name,
+              s.system.num_bands, prescan["occupied_bands"], spin, spin_source)
+    log.debug("grid: %s", s.grid.describe())
+    log.debug("gap pre-scan: %s", prescan)
+    log.debug("physical setting: %s", setting)
     return Calculation(cfg, s, occupation, setting, prescan)
 
 

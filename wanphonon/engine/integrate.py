@@ -255,6 +255,9 @@ def integrate(system, grid, occupation: Occupation, *, comm=None,
     comm.barrier()
     todo = [b for b in range(grid.n_batches) if b not in done]
     mine = todo[comm.rank::comm.size]
+    log.debug("rank %d: %d of %d batches (%d done before), %d ion channel(s)", comm.rank, len(mine),
+              grid.n_batches, len(done), n_ions)
+    start = time.monotonic()
     bar = Progress(len(mine), progress and comm.rank == 0)
     rows: dict[int, np.ndarray] = {}
     error = None
@@ -273,6 +276,7 @@ def integrate(system, grid, occupation: Occupation, *, comm=None,
         bar.update(n + 1)
     if checkpoint is not None:
         checkpoint.save()
+    log.debug("rank %d: %d batches in %.2f s", comm.rank, len(rows), time.monotonic() - start)
     # exceptions with keyword-only constructor arguments do not survive pickling: send fields
     sent = None if error is None else (error.problem, error.index, error.gap, error.fix)
     gathered = comm.gather((rows, sent), root=0)

@@ -24,9 +24,6 @@ class SerialComm:
     def bcast(self, obj, root=0):
         return obj
 
-    def allreduce_max(self, value):
-        return value
-
     def barrier(self):
         pass
 
@@ -44,10 +41,6 @@ class MPIComm:
 
     def bcast(self, obj, root=0):
         return self._comm.bcast(obj, root=root)
-
-    def allreduce_max(self, value):
-        from mpi4py import MPI
-        return self._comm.allreduce(value, op=MPI.MAX)
 
     def barrier(self):
         self._comm.Barrier()

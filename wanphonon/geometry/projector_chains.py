@@ -56,12 +56,6 @@ class Blocks:
     def uo(self) -> np.ndarray:
         return self.sign * dagger(self.ou)
 
-    @classmethod
-    def split(cls, matrix: np.ndarray, n_occ: int) -> "Blocks":
-        """Blocks of a Hermitian matrix."""
-        o, u = slice(0, n_occ), slice(n_occ, None)
-        return cls(matrix[..., o, o], matrix[..., o, u], matrix[..., u, u])
-
 
 def eigen_blocks(vectors: np.ndarray, vectors_h: np.ndarray, operator: np.ndarray, n_occ: int,
                  ou_only: bool = False) -> Blocks:
@@ -97,9 +91,6 @@ class ProjectorCalculus:
         e_o = energies[:, :n_occ]
         e_u = energies[:, n_occ:]
         self.w = 1.0 / (e_o[:, :, None] - e_u[:, None, :])
-
-    def split(self, matrix: np.ndarray) -> Blocks:
-        return Blocks.split(matrix, self.n_occ)
 
     def first_order(self, x: Blocks) -> Blocks:
         """``C_1(X)`` (Hermitian): ``[C_1]_{ar} = X_{ar} / (E_a - E_r)``, zero diagonal blocks."""

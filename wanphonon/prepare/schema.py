@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import read_toml
+from ..config import check_types, read_toml
 from ..errors import ConfigError
 
 _NUMBER = (int, float)
@@ -135,14 +135,7 @@ def _type_error(cfg, name, key, value, types) -> ConfigError:
 
 
 def _check_table(name: str, content: dict, allowed: dict, cfg: PrepareConfig) -> dict:
-    for key, value in content.items():
-        if key not in allowed:
-            raise cfg.error(f"unknown key '{key}' in [{name}]",
-                            fix=f"allowed keys in [{name}]: {', '.join(sorted(allowed))}")
-        types = allowed[key]
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            raise _type_error(cfg, name, key, value, types)
-    return dict(content)
+    return check_types(name, content, allowed, cfg.where)
 
 
 def _check_dft(content: dict, cfg: PrepareConfig) -> dict:
