@@ -21,7 +21,7 @@ from . import runs as runs_mod
 from . import schema, selfcheck, symmetry, toml_out, wannier90
 from .dft import writer
 from .pair import default_representative, select_pair
-from .pattern import ModePattern, from_vectors, vectors_from_list, vectors_from_pattern
+from .pattern import DisplacementPair, from_vectors, vectors_from_list, vectors_from_pattern
 from .phonons import PhononSource, from_phonopy, load_source, match_atoms
 from .structure import Structure, build, read_structure
 
@@ -35,7 +35,7 @@ class PrepareResult:
     report: dict
     warnings: list[str] = field(default_factory=list)
     structure: Structure | None = None
-    pattern: ModePattern | None = None
+    pattern: DisplacementPair | None = None
 
     @property
     def runs(self) -> list[str]:
@@ -170,7 +170,7 @@ def _write_runs(out_dir: str, plan, structure: Structure, tpl, code, dft: dict, 
     return seednames, reports
 
 
-def _warnings(code, rule: dict, pattern: ModePattern, plan, delta: float, symprec: float, settings: dict,
+def _warnings(code, rule: dict, pattern: DisplacementPair, plan, delta: float, symprec: float, settings: dict,
               tpl) -> list[str]:
     out = [f"run every structure, the equilibrium one included, WITHOUT symmetry ({code.SYMMETRY_SETTINGS}: "
            "written): a symmetrised displaced run is wrong"]

@@ -32,7 +32,13 @@ OUT_OF_PLANE_TOLERANCE = 1e-6
 
 
 @dataclass
-class ModePattern:
+class DisplacementPair:
+    """The pair of real displacement patterns of a chiral mode in the DFT structure.
+
+    It spans the plane of the circular motion; :meth:`phonon_pattern` reduces it to the
+    run side's :class:`~wanphonon.frozen_phonon.mode.PhononPattern` (``u_kappa = C_kappa u``).
+    """
+
     representative: int
     labels: list[str]
     vectors: np.ndarray                     # (n, 3, 2) displacement patterns (A) of the pair
@@ -80,7 +86,7 @@ def _clean(x: np.ndarray) -> np.ndarray:
 
 
 def from_vectors(vectors: np.ndarray, masses: np.ndarray, structure: Structure, rep: int,
-                 where: str, info: dict | None = None) -> ModePattern:
+                 where: str, info: dict | None = None) -> DisplacementPair:
     """The pattern of a pair of real displacement patterns ``(n, 3, 2)`` with representative ``rep``."""
     v = np.asarray(vectors, float)
     scale = np.abs(v).max()
@@ -113,7 +119,7 @@ def from_vectors(vectors: np.ndarray, masses: np.ndarray, structure: Structure, 
     E = q.reshape(v.shape)[rep, :2, :]
     weight_pair = float(2.0 / np.trace(np.linalg.inv(E.T @ E)))
     s = np.linalg.svd(E, compute_uv=False)
-    pattern = ModePattern(rep, list(structure.labels), v, np.asarray(masses, float), C, weight, weight_pair,
+    pattern = DisplacementPair(rep, list(structure.labels), v, np.asarray(masses, float), C, weight, weight_pair,
                           float(s[-1] / s[0]), dict(info or {}))
     if abs(weight - weight_pair) > 1e-8 * weight:
         raise RuntimeError(f"mode weight from C ({weight}) and from the pair ({weight_pair}) disagree")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..frozen_phonon.mode import MODE_RUN
-from .pattern import ModePattern
+from .pattern import DisplacementPair
 
 EQUILIBRIUM = "eq"
 
@@ -37,7 +37,7 @@ def _steps(delta: float, second_order: bool):
     return steps
 
 
-def plan(pattern: ModePattern, kind: str, delta: float, second_order: bool) -> list[Run]:
+def plan(pattern: DisplacementPair, kind: str, delta: float, second_order: bool) -> list[Run]:
     n = len(pattern.labels)
     runs = [Run(EQUILIBRIUM, None, np.zeros(2), np.zeros((n, 3)))]
     for name, u in _steps(delta, second_order):
