@@ -94,7 +94,7 @@ def write_inputs(tb, directory: str, mesh: int, batch_size: int, u: float = 1e-3
     path = os.path.join(directory, "benchmark.toml")
     with open(path, "w") as fh:
         fh.write(f'[wannier]\nseedname = "eq"\npositions = "fixed"\n{displacements}'
-                 f"[electrons]\noccupied_bands = {n // 2}\n"
+                 f"[electrons]\noccupied_bands = {n // 2}\nspin_degeneracy = 1\n"
                  f"[kmesh]\nsize = [{mesh}, {mesh}, 1]\nbatch_size = {batch_size}\n")
     return path
 
@@ -211,14 +211,14 @@ def main(argv=None) -> int:
     repeats = args.repeats or (3 if args.quick else 5)
 
     from wanphonon.api import setup
-    from wanphonon.engine.integrate import integrate
+    from wanphonon.engine.integrate import Occupation, integrate
 
     work = tempfile.mkdtemp(prefix="wanphonon-bench-")
     try:
         t0 = time.perf_counter()
         config = write_inputs(random_model(args.nwann), work, mesh, args.batch_size)
-        calc = prepare(config)                 # the model exactly as the command line reads it
-        tb, grid, n_occ = calc.system, calc.grid, calc.n_occ
+        calc = setup(config)                   # the model exactly as the command line reads it
+        tb, grid, n_occ = calc.system, calc.grid, calc.prescan["occupied_bands"]
         nk = grid.n_points
         print(f"# model: {tb.num_bands} Wannier functions, {len(tb.R)} R vectors, {n_occ} occupied; "
               f"grid {mesh}x{mesh}x1 = {nk} k-points in {grid.n_batches} batches of "

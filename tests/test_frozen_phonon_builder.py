@@ -305,10 +305,21 @@ def test_whole_mode_runs_equal_per_ion_runs(tmp_path):
     for kind, disp in lines.items():
         cfg = tmp_path / f"{kind}.toml"
         cfg.write_text(f'[wannier]\nseedname = "eq"\n{disp}[electrons]\noccupied_bands = 1\nspin_degeneracy = 1\n'
-                       f'[kmesh]\nsize = [16, 16, 1]\n[phonon]\nspecies = "B"\npattern = {{ N = {c} }}\n')
+                       f'[kmesh]\nsize = [16, 16, 1]\n[phonon]\nspecies = "B"\npattern = {{ N = {c} }}\n'
+                       'valence = { B = 1.5, N = -0.5 }\n')
         results[kind] = wanphonon.run(str(cfg))
     for key, value in results["ions"].chi.items():
         assert results["mode"].chi[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
     np.testing.assert_allclose(results["mode"].born_charge, results["ions"].born_charge, atol=1e-10)
+    # whole-mode runs add every ion's valence (prepare writes such runs): sum_kappa Z*_kappa C_kappa,
+    # the same as per-ion runs, whose per-ion charges combine to it
+    mode, ions = results["mode"], results["ions"]
+    np.testing.assert_allclose(mode.born_charge_total, ions.born_charge_total, atol=1e-6)
+    per_ion = ions.born_charge_per_ion
+    by_sum = np.array(per_ion["B"]["total"]) + c * np.array(per_ion["N"]["total"])
+    np.testing.assert_allclose(ions.born_charge_total, by_sum, atol=1e-9)
+    assert mode.moment["ions"]["ionic_magneton"] == pytest.approx(ions.moment["ions"]["ionic_magneton"],
+                                                                 rel=1e-12)
+    assert mode.phonon_pattern == ions.phonon_pattern
     m_b, m_n = 10.811, 14.007                     # mode weight from the pattern and ASE masses
     assert results["mode"].setting["mode_weight"] == pytest.approx(m_b / (m_b + m_n * c * c), rel=1e-3)

@@ -114,54 +114,6 @@ def test_phonon_moment_adds_the_bare_ions(tmp_path):
     assert {"ions", "phonon", "terms", "point_charge_estimate"} <= set(d["moment"])
 
 
-def test_whole_mode_runs_use_every_valence(tmp_path):
-    """Runs moving B and N together (what prepare writes) give the mode's total Born charge
-    sum_kappa Z*_kappa C_kappa: the same as per-ion runs (independent route), not 3 + electronic."""
-    from helpers import random_tight_binding
-    from wanphonon.io.writers import write_tb
-    tb_b = random_tight_binding(6, 3, 1, gap=5.0, hop=0.3, moving_centres=True)
-    tb_n = random_tight_binding(7, 3, 1, gap=5.0, hop=0.3, moving_centres=True)
-    c, delta = -0.6, 1e-3
-    n = tb_b.num_bands
-    ones = np.ones(len(tb_b.R), int)
-    origin = tuple(np.flatnonzero(~tb_b.R.any(1)))
-
-    def write(name, u_b, u_n):
-        H = tb_b.H_R + np.tensordot(u_b, tb_b.dH_R, 1) + np.tensordot(u_n, tb_n.dH_R, 1)
-        centres = tb_b.centres + np.tensordot(u_b, tb_b.dcentres, 1) + np.tensordot(u_n, tb_n.dcentres, 1)
-        pos = np.zeros(H.shape + (3,), complex)
-        pos[origin, np.arange(n), np.arange(n)] = centres
-        write_tb(str(tmp_path / f"{name}_tb.dat"), tb_b.lattice, tb_b.R, ones, H, pos, precise=True)
-
-    zero = np.zeros(2)
-    write("eq", zero, zero)
-    lines = {"mode": "", "ions": ""}
-    for key, (sx, sy) in {"xp": (1, 0), "xm": (-1, 0), "yp": (0, 1), "ym": (0, -1)}.items():
-        u = delta * np.array([sx, sy], float)
-        write(f"mode_{key}", u, c * u)
-        write(f"B_{key}", u, zero)
-        write(f"N_{key}", zero, u)
-        lines["mode"] += f'[[displacement]]\nseedname = "mode_{key}"\nu = {u.tolist()}\nion = "mode"\n'
-        lines["ions"] += (f'[[displacement]]\nseedname = "B_{key}"\nu = {u.tolist()}\nion = "B"\n'
-                          f'[[displacement]]\nseedname = "N_{key}"\nu = {u.tolist()}\nion = "N"\n')
-    res = {}
-    for kind, disp in lines.items():
-        cfg = tmp_path / f"{kind}.toml"
-        cfg.write_text(f'[wannier]\nseedname = "eq"\n{disp}[electrons]\noccupied_bands = 1\n'
-                       f'spin_degeneracy = 1\n[kmesh]\nsize = [16, 16, 1]\n[phonon]\nspecies = "B"\n'
-                       f'pattern = {{ N = {c} }}\nvalence = {{ B = 1.5, N = -0.5 }}\n')
-        res[kind] = wanphonon.run(str(cfg))
-    z_mode, z_ions = np.array(res["mode"].born_charge_total), np.array(res["ions"].born_charge_total)
-    assert np.allclose(z_mode, z_ions, atol=1e-6)
-    per_ion = res["ions"].born_charge_per_ion
-    by_sum = sum(np.array(per_ion[k]["total"]) @ m for k, m in
-                 (("B", np.eye(2)), ("N", c * np.eye(2))))
-    assert np.allclose(z_ions, by_sum, atol=1e-9)
-    assert res["mode"].moment["ions"]["ionic_magneton"] == pytest.approx(
-        res["ions"].moment["ions"]["ionic_magneton"], rel=1e-12)
-    assert res["mode"].phonon_pattern == res["ions"].phonon_pattern
-
-
 # --- one engine pass -------------------------------------------------------------------
 
 def test_per_ion_born_charges_respect_the_adiabatic_cutoff(tmp_path):

@@ -173,7 +173,7 @@ def _check_wannier(content: dict, cfg: PrepareConfig) -> dict:
                                     fix=f'e.g. blocks = {{ {k} = ["line 1", "line 2"] }}')
                 if low == "blocks" and k.lower() in WANNIER_MANAGED:
                     raise cfg.error(f"[wannier] blocks.{k} is written by prepare",
-                                    fix=f"remove it (projections: give [wannier] projections)")
+                                    fix="remove it (projections: give [wannier] projections)")
                 if low == "extra" and not isinstance(v, _SCALAR + (list,)):
                     raise _type_error(cfg, "wannier", f"extra.{k}", v, _SCALAR + (list,))
             table[low] = {k.lower(): v for k, v in value.items()}
