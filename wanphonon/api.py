@@ -187,6 +187,8 @@ def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1,
                    "num_bands": calc.system.num_bands,
                    "occupied_bands": calc.n_occ, "fermi_energy": calc.fermi_energy}
     system_info.update(getattr(calc.system, "info", {}) or {})
+    if "gauge" in system_info:      # issue 11: the gauge alignment record is its own section
+        result.extra["gauge"] = system_info.pop("gauge")
     result.extra["system"] = system_info
     if hasattr(calc.grid, "kz_weights"):
         result.extra["kz_resolved"] = kz_resolved(integrals.rows, calc.grid.kz, calc.grid.kz_weights,
@@ -239,6 +241,8 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
                         k_resolved=recorder)
     if recorder is not None:
         recorder.save()
+    from .frozen_phonon.gauge import gauge_uncertainty   # issue 11: chi with/without a within-site rotation
+    gauge_uncertainty(calc, integrals, comm)
     charges = ion_born_charges(calc, comm=comm) if calc.ion_systems else None
     if comm.rank != 0:
         return None
