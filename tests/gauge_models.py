@@ -73,7 +73,10 @@ class Scramble:
     @classmethod
     def random(cls, rng, n, translate=True, dim=2):
         T = rng.integers(-1, 2, size=(n, 3)) * ([1, 1, 1] if dim == 3 else [1, 1, 0])
-        return cls(rng.permutation(n), np.exp(2j * np.pi * rng.uniform(size=n)),
+        perm = np.arange(n)
+        while np.array_equal(perm, np.arange(n)):       # a genuine reordering
+            perm = rng.permutation(n)
+        return cls(perm, np.exp(2j * np.pi * rng.uniform(size=n)),
                    T if translate else np.zeros((n, 3), int))
 
     def apply(self, R, H, centres, lattice):

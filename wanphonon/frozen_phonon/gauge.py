@@ -383,9 +383,17 @@ def _rotate(h_eq, h_d, groups, size, max_change, seedname):
             fix="Wannierise the displaced runs consistently with the equilibrium run (same "
                 "projections, windows and starting guess), so that no alignment is needed")
     unitary = nearest_unitary_blocks(u_raw, groups)
-    # a rotation by theta changes H(R) by ~theta: below max_change |u| it may be a response
-    kept = [g for g in groups if len(g) > 1
-            and _rotation_angle(unitary[np.ix_(g, g)]) > max_change * size]
+    # a group's rotation that changes H(R) by less than max_change per A beyond its phases
+    # may be a response: such a group keeps only its phases
+    scale = np.linalg.norm(h_eq) * size
+    fitted = np.conj(unitary.T)[None] @ h_d @ unitary
+    kept = []
+    for g in (g for g in groups if len(g) > 1):
+        alt = unitary.copy()
+        d = np.diag(unitary)[g]
+        alt[np.ix_(g, g)] = np.diag(np.where(np.abs(d) > 0, d / np.maximum(np.abs(d), 1e-300), 1.0))
+        if np.linalg.norm(np.conj(alt.T)[None] @ h_d @ alt - fitted) > max_change * scale:
+            kept.append(g)
     if not kept:
         return None, None
     covered = np.concatenate(kept)
@@ -501,7 +509,8 @@ def gauge_uncertainty(calc, integrals, comm) -> None:
     ``calc.system.gauge_variants`` (set by the builder when a rotation was applied)
     carry dH/du plus and minus the removed component (:func:`removed_component`);
     each is integrated on the same grid, and the larger change of every term is its
-    uncertainty (spin degeneracy applied, units of ``chi``).  The result goes into
+    uncertainty (spin degeneracy applied, units of ``chi``); a composite term (born,
+    topological, nontopological) gets at least the sum of its parts' uncertainties.  The result goes into
     ``calc.system.info["gauge"]`` (so into result.json's ``gauge`` section), a
     WARNING is logged, and the run is refused (on every rank) when the largest
     uncertainty exceeds ``[wannier] max_gauge_uncertainty`` times the largest |chi term|.
@@ -520,6 +529,11 @@ def gauge_uncertainty(calc, integrals, comm) -> None:
         g = calc.setting.spin_degeneracy
         base = chi_terms(integrals.values, g)
         unc = {k: max(abs(chi_terms(f.values, g)[k] - v) for f in found) for k, v in base.items()}
+        # composite terms: at least the sum of their parts' uncertainties (the parts may cancel
+        # in the direction probed, not in the unknown one)
+        for key, parts in (("born", ("born_a", "born_b")), ("topological", ("born", "energy")),
+                           ("nontopological", ("total", "topological"))):
+            unc[key] = max(unc[key], sum(unc[p] for p in parts))
         born = max(float(np.max(np.abs(f.born_charge - integrals.born_charge))) for f in found)
         cell = calc.setting.cell_measure or 1.0
         scale = max(abs(v) for v in base.values())
