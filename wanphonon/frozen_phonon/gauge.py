@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse.csgraph import connected_components
 
 from ..errors import ModelMismatchError
 from ..io.rvectors import r_keys
@@ -224,7 +225,7 @@ def permute_and_translate(model: RealSpaceModel, perm: np.ndarray, T: np.ndarray
 
 
 def fit_phases(h_eq: np.ndarray, h_d: np.ndarray, iterations: int = 100) -> np.ndarray:
-    """Unit-modulus ``w`` with ``H_d,ab ~ w_a conj(w_b) H_eq,ab`` (least squares; ``w[0]`` real).
+    """Unit-modulus ``w`` with ``H_d,ab ~ w_a conj(w_b) H_eq,ab`` (least squares).
 
     Phase synchronisation on ``C_ab = sum_R conj(H_eq,ab) H_d,ab``: the leading
     eigenvector of C, projected on unit moduli, then ``w <- phase(C w)`` (each step
@@ -236,14 +237,23 @@ def fit_phases(h_eq: np.ndarray, h_d: np.ndarray, iterations: int = 100) -> np.n
     if not np.any(c):
         return np.ones(len(c), dtype=complex)
     w = np.linalg.eigh(c)[1][:, -1]
+    shifted = c + np.abs(c).sum(1).max() * np.eye(len(c))     # positive definite: monotone ascent
     for _ in range(iterations):
-        cw = c @ w
+        cw = shifted @ w
         new = np.where(np.abs(cw) > 1e-300, cw / np.maximum(np.abs(cw), 1e-300), 1.0)
         if np.allclose(new, w, rtol=0, atol=1e-15):
             break
         w = new
     w = np.where(np.abs(w) > 0, w / np.maximum(np.abs(w), 1e-300), 1.0)
-    return w * np.conj(w[0]) / abs(w[0])
+    # blocks of WFs that H_eq does not couple (sigma and pi bands of a planar crystal, spins):
+    # their relative phase is free; each block's phases are centred on zero
+    weight = np.einsum("rab->ab", np.abs(h_eq) ** 2)
+    _, label = connected_components(weight > 1e-12 * weight.max(), directed=False)
+    for b in np.unique(label):
+        mean = np.sum(w[label == b])
+        if abs(mean) > 0:
+            w[label == b] *= np.conj(mean) / abs(mean)
+    return w
 
 
 def _relative_change(h_eq: np.ndarray, h_d: np.ndarray) -> float:
