@@ -226,8 +226,18 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
             raise WanphononError(
                 "a finished result is already there" + (": nothing to resume" if resume else ""),
                 path=result_path, fix="choose another --out directory, or pass --overwrite")
+        problem = None
         if comm.rank == 0:
-            os.makedirs(out_dir, exist_ok=True)
+            try:
+                os.makedirs(out_dir, exist_ok=True)
+                if not os.access(out_dir, os.W_OK):
+                    raise PermissionError(13, "not writable")
+            except OSError as exc:      # issue 11: a clear error on every rank, not a traceback
+                problem = exc.strerror or str(exc)
+        problem = comm.bcast(problem, root=0)
+        if problem is not None:
+            raise WanphononError(f"cannot use this as the output directory: {problem}", path=out_dir,
+                                 fix="give --out a directory that can be created and written to")
         comm.barrier()
         checkpoint_dir = os.path.join(out_dir, "checkpoint")
         if not resume and comm.rank == 0 and os.path.isdir(checkpoint_dir):

@@ -76,6 +76,9 @@ def read_toml(path: str, command: str = "run") -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError("configuration file not found", path=path,
                           fix=f"check the path given to 'wanphonon {command}'") from None
+    except OSError as exc:      # a directory, a link loop, no permission
+        raise ConfigError(f"cannot read the configuration file: {exc.strerror or exc}", path=path,
+                          fix=f"give 'wanphonon {command}' a readable TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         if m:

@@ -90,7 +90,8 @@ def read_seed(prefix) -> WannierRun:
     """Read and cross-check all files of the Wannier90 run ``prefix`` (``path/to/seedname``)."""
     prefix = str(prefix)
     seedname = Path(prefix).name
-    files = {k: prefix + s for k, s in SUFFIXES.items() if os.path.exists(prefix + s)}
+    # lexists: a dangling link or a link loop is reported by the reader, not taken for "no file"
+    files = {k: prefix + s for k, s in SUFFIXES.items() if os.path.lexists(prefix + s)}
     if "tb" not in files and "hr" not in files:
         raise InputFormatError(
             f"no Wannier90 Hamiltonian for seedname '{seedname}': neither {prefix}_tb.dat nor "
