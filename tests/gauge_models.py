@@ -61,6 +61,42 @@ def p_shell_model(seed: int = 0, dim: int = 2) -> TightBinding:
                         name="p_shells", n_occ=3)
 
 
+def kramers_model(seed: int = 0) -> TightBinding:
+    """A time-reversal symmetric spinor model: three orbitals (two on the moving site A, one on
+    B) x spin, in Wannier90's spinor order (orbital 1 up, orbital 1 down, ...), with generic
+    spin-orbit coupling ``H(R) = h(R) x 1 + i sum_j a_j(R) x sigma_j`` (h, a_j real,
+    ``a_j(-R) = -a_j(R)^T``) and a response of the same form; the lowest Kramers pair is
+    occupied."""
+    rng = np.random.default_rng(seed)
+    lattice = np.array([[2.6, 0.1, 0.0], [-0.3, 2.4, 0.0], [0.0, 0.0, 12.0]])
+    sigma = [np.array([[0, 1], [1, 0]]), np.array([[0, -1j], [1j, 0]]), np.diag([1.0, -1.0])]
+    steps = [(1, 0, 0), (0, 1, 0), (1, 1, 0), (1, -1, 0)]
+
+    def spinful(h, a):
+        return np.kron(h, np.eye(2)) + 1j * sum(np.kron(a[j], sigma[j]) for j in range(3))
+
+    def pair(scale, onsite=None):
+        out = {}
+        h0 = scale * rng.normal(size=(3, 3))
+        a0 = scale * rng.normal(size=(3, 3, 3))
+        h0 = h0 + h0.T + (np.diag(onsite) if onsite is not None else 0)
+        out[(0, 0, 0)] = spinful(h0, a0 - np.swapaxes(a0, 1, 2))
+        for r in steps:
+            h, a = scale * rng.normal(size=(3, 3)), scale * rng.normal(size=(3, 3, 3))
+            out[r] = spinful(h, a)
+            out[tuple(-c for c in r)] = spinful(h.T, -np.swapaxes(a, 1, 2))
+        return out
+
+    h, dh = pair(0.15, [-3.0, 2.0, 3.0]), [pair(0.4), pair(0.4)]
+    keys = sorted(h)
+    centres = np.repeat(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.2, 1.1, 0.0]]), 2, axis=0)
+    motion = np.zeros((2, 6, 3))
+    motion[0, :4, 0] = motion[1, :4, 1] = 1.0
+    return TightBinding(lattice, np.array(keys), np.array([h[k] for k in keys]),
+                        np.array([[d[k] for k in keys] for d in dh]), centres, motion,
+                        name="kramers", n_occ=2)
+
+
 @dataclasses.dataclass
 class Scramble:
     """A discrete gauge change (and optionally a rotation ``rot`` applied after it)."""
@@ -78,6 +114,13 @@ class Scramble:
             perm = rng.permutation(n)
         return cls(perm, np.exp(2j * np.pi * rng.uniform(size=n)),
                    T if translate else np.zeros((n, 3), int))
+
+    @classmethod
+    def random_pairs(cls, rng, n, translate=True):
+        """Kramers pairs permuted, translated and rephased as wholes (one phase per pair)."""
+        s = cls.random(rng, n // 2, translate)
+        expand = (2 * s.perm[:, None] + np.arange(2)).reshape(-1)
+        return cls(expand, np.repeat(s.phases, 2), np.repeat(s.T, 2, axis=0))
 
     def apply(self, R, H, centres, lattice):
         """``(R', H', centres')`` of the scrambled run (H and centres of the clean run)."""
@@ -97,7 +140,7 @@ class Scramble:
 
 
 def write_runs(folder, tb: TightBinding, delta: float, scrambles: dict | None = None,
-               n_occ: int | None = None, mesh=(12, 12, 1), extra: str = "") -> str:
+               n_occ: int | None = None, mesh=(12, 12, 1), extra: str = "", spinors: bool = False) -> str:
     """Equilibrium and +-delta runs of ``tb`` (``_tb.dat``, 17 digits, and a ``.win``), the
     displaced ones changed by ``scrambles[seedname]`` where given; returns wanphonon.toml."""
     runs = {}
@@ -112,7 +155,8 @@ def write_runs(folder, tb: TightBinding, delta: float, scrambles: dict | None = 
         pos[np.flatnonzero(~R.any(1))[0], np.arange(n), np.arange(n)] = centres
         write_tb(os.path.join(folder, f"{seed}_tb.dat"), tb.lattice, R, np.ones(len(R), int), H, pos,
                  precise=True)
-        write_win(os.path.join(folder, f"{seed}.win"), n, tb.lattice, ["C"], [[0.0, 0.0, 0.0]])
+        write_win(os.path.join(folder, f"{seed}.win"), n, tb.lattice, ["C"], [[0.0, 0.0, 0.0]],
+                  keywords={"spinors": True} if spinors else None)
         runs[seed] = (float(u[0]), float(u[1]))
     cfg = os.path.join(folder, "wanphonon.toml")
     with open(cfg, "w") as fh:

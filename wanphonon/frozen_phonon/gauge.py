@@ -224,18 +224,23 @@ def permute_and_translate(model: RealSpaceModel, perm: np.ndarray, T: np.ndarray
     return RealSpaceModel(R_union, out, centres)
 
 
-def fit_phases(h_eq: np.ndarray, h_d: np.ndarray, iterations: int = 100) -> np.ndarray:
-    """Unit-modulus ``w`` with ``H_d,ab ~ w_a conj(w_b) H_eq,ab`` (least squares).
+def fit_phases(h_eq: np.ndarray, h_d: np.ndarray, size: int = 1, iterations: int = 100) -> np.ndarray:
+    """Unit-modulus ``w`` with ``H_d,ab ~ w_a conj(w_b) H_eq,ab`` (least squares); with
+    ``size = 2`` one phase per Kramers pair ``(2i, 2i+1)``.
 
     Phase synchronisation on ``C_ab = sum_R conj(H_eq,ab) H_d,ab``: the leading
     eigenvector of C, projected on unit moduli, then ``w <- phase(C w)`` (each step
     raises ``Re w^dagger C w``).  WFs coupled to nothing keep ``w = 1``.
     """
     c = np.einsum("rab,rab->ab", np.conj(h_eq), h_d)
+    n = len(c)
+    if size > 1:        # one phase per unit: sum C over the units' blocks
+        c = c.reshape(n // size, size, n // size, size).sum(axis=(1, 3))
+        h_eq = np.abs(h_eq).reshape(len(h_eq), n // size, size, n // size, size).sum(axis=(2, 4))
     np.fill_diagonal(c, 0.0)
     c = 0.5 * (c + np.conj(c.T))
     if not np.any(c):
-        return np.ones(len(c), dtype=complex)
+        return np.ones(n, dtype=complex)
     w = np.linalg.eigh(c)[1][:, -1]
     shifted = c + np.abs(c).sum(1).max() * np.eye(len(c))     # positive definite: monotone ascent
     for _ in range(iterations):
@@ -253,51 +258,62 @@ def fit_phases(h_eq: np.ndarray, h_d: np.ndarray, iterations: int = 100) -> np.n
         mean = np.sum(w[label == b])
         if abs(mean) > 0:
             w[label == b] *= np.conj(mean) / abs(mean)
-    return w
+    return np.repeat(w, size)
 
 
 def _relative_change(h_eq: np.ndarray, h_d: np.ndarray) -> float:
     return float(np.linalg.norm(h_d - h_eq) / np.linalg.norm(h_eq))
 
 
-def _discrete_try(eq, disp, lattice, perm, shifts):
+def _discrete_try(eq, disp, lattice, perm, shifts, size):
     T = shifts[np.arange(len(perm)), perm]
     moved = permute_and_translate(disp, perm, T, lattice)
     R, (h_eq, h_d) = on_common_r([eq, moved])
-    w = fit_phases(h_eq, h_d)
+    w = fit_phases(h_eq, h_d, size)
     h_d = np.conj(w)[None, :, None] * h_d * w[None, None, :]
     return _relative_change(h_eq, h_d), R, h_eq, h_d, T, w, moved.centres
 
 
-def discrete_alignment(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray):
+def discrete_alignment(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray,
+                       spinors: bool = False):
     """The monomial gauge change (permutation x phases x lattice translations) that best maps
     ``disp`` onto ``eq``.
 
     Returns ``(perm, T, w, R, h_eq, h_d, centres)``: displaced WF ``perm[a]``, moved back by
     the lattice vector ``T[a]`` and multiplied by ``conj(w[a])``, is equilibrium WF ``a``;
-    ``h_eq``, ``h_d`` are both runs on the common R list ``R`` in that gauge.
+    ``h_eq``, ``h_d`` are both runs on the common R list ``R`` in that gauge.  With
+    ``spinors`` the units are Kramers pairs ``(2i, 2i+1)`` (Wannier90's order: up, down):
+    pairs are permuted as wholes and get one phase each.
     """
+    size = 2 if spinors and eq.H.shape[-1] % 2 == 0 else 1
     cost, shifts = matching_cost(eq, disp, lattice)
-    rows, cols = linear_sum_assignment(cost)
-    perm = cols[np.argsort(rows)]
-    best = _discrete_try(eq, disp, lattice, perm, shifts)
-    n = len(perm)
-    # WFs with alike fingerprints (Kramers partners, symmetric orbitals): try their swaps
-    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)
-             if cost[i, perm[j]] < 1 and cost[j, perm[i]] < 1]
-    for _ in range(n):
+    m = len(cost) // size
+    unit_cost = sum(cost[k::size, k::size] for k in range(size))            # (m, m)
+    rows, cols = linear_sum_assignment(unit_cost)
+    units = cols[np.argsort(rows)]
+
+    def expand(u):
+        return (size * u[:, None] + np.arange(size)[None, :]).reshape(-1)
+
+    best = _discrete_try(eq, disp, lattice, expand(units), shifts, size)
+    # units with alike fingerprints (symmetric orbitals, the shells of one site): their
+    # swaps are tried on the full residual
+    pairs = [(i, j) for i in range(m) for j in range(i + 1, m)
+             if unit_cost[i, units[j]] + unit_cost[j, units[i]]
+             < unit_cost[i, units[i]] + unit_cost[j, units[j]] + 2 * size]
+    for _ in range(m):
         improved = None
         for i, j in pairs:
-            trial = perm.copy()
+            trial = units.copy()
             trial[[i, j]] = trial[[j, i]]
-            res = _discrete_try(eq, disp, lattice, trial, shifts)
+            res = _discrete_try(eq, disp, lattice, expand(trial), shifts, size)
             if res[0] < (improved or best)[0] * (1 - 1e-9):
                 improved, swapped = res, trial
         if improved is None:
             break
-        best, perm = improved, swapped
+        best, units = improved, swapped
     _, R, h_eq, h_d, T, w, centres = best
-    return perm, T, w, R, h_eq, h_d, centres
+    return expand(units), T, w, R, h_eq, h_d, centres
 
 
 # ----------------------------------------------------------------------------- rotations
@@ -424,7 +440,7 @@ def align(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray, u: np.n
     size = float(np.linalg.norm(u))
     R0, (h0_eq, h0_d) = on_common_r([eq, disp])
     before = _relative_change(h0_eq, h0_d) / size
-    perm, T, w, R, h_eq, h_d, centres = discrete_alignment(eq, disp, lattice)
+    perm, T, w, R, h_eq, h_d, centres = discrete_alignment(eq, disp, lattice, spinors)
     notes = []
     if np.max(np.abs(np.angle(w))) <= max_change * size:
         # phases this small may be a response (u-dependent orbital phases): leave them
@@ -432,7 +448,8 @@ def align(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray, u: np.n
         w = np.ones_like(w)
     else:
         notes.append("Wannier functions rephased")
-        if np.abs(h_eq.imag).max() > PHASE_REAL_TOLERANCE * np.abs(h_eq).max():
+        # (one phase per Kramers pair is exact for a time-reversal symmetric spinor model)
+        if not spinors and np.abs(h_eq.imag).max() > PHASE_REAL_TOLERANCE * np.abs(h_eq).max():
             notes.append("H(R) is complex: a phase-like part of the genuine response (u-dependent "
                          "orbital phases) cannot be told from the rephasing and was removed with it")
     discrete = _relative_change(h_eq, h_d) / size
