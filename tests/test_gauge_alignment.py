@@ -96,7 +96,7 @@ def test_rotation_within_a_site_is_applied_and_its_uncertainty_reported(tmp_path
     # the reported uncertainty covers the true error of the terms the rotation spoils
     for key in ref.chi:
         assert unc[key] > 0 and err[key] <= unc[key], (key, err[key], unc[key])
-    assert any("rotation within sites" in r.message and r.levelname == "WARNING" for r in caplog.records)
+    assert any("rotation within sites" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
     # above the (default) limit the run is refused, with the way out
     with pytest.raises(ModelMismatchError, match="max_gauge_uncertainty"):
         run(tmp_path / "rot", tb, scr, mesh=(10, 10, 1), extra="max_gauge_uncertainty = 1e-6\n")
@@ -150,3 +150,22 @@ def test_spin_rotation_within_kramers_pairs_is_ambiguous(tmp_path):
     unc = gauge["chi_uncertainty"]
     for key in ref.chi:
         assert abs(got.chi[key] - ref.chi[key]) <= unc[key], key
+
+
+def test_phases_of_a_complex_model_are_reported_as_ambiguous(tmp_path):
+    """Broken time reversal (complex H(R)): a phase-like part of the response (u-dependent
+    orbital phases) cannot be told from a rephasing; the alignment says so and the
+    uncertainty covers the difference to the unscrambled runs."""
+    tb = single_site_model(0, real=False)
+    rng = np.random.default_rng(11)
+    scr = {s: Scramble.random(rng, 3, translate=False) for s in DISPLACED}
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "scrambled").mkdir()
+    ref = run(tmp_path / "clean", tb)
+    got = run(tmp_path / "scrambled", tb, scr, extra="max_gauge_uncertainty = 100.0\n")
+    gauge = got.extra["gauge"]
+    assert not gauge["exact"]
+    assert all(r["rotation"]["kind"] == "phases of a complex H(R)" for r in gauge["runs"].values())
+    for key in ref.chi:
+        assert abs(got.chi[key] - ref.chi[key]) <= gauge["chi_uncertainty"][key], key
+    assert ref.extra["gauge"]["exact"]          # the consistent complex runs are left alone

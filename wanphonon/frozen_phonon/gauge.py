@@ -448,10 +448,14 @@ def align(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray, u: np.n
         w = np.ones_like(w)
     else:
         notes.append("Wannier functions rephased")
-        # (one phase per Kramers pair is exact for a time-reversal symmetric spinor model)
-        if not spinors and np.abs(h_eq.imag).max() > PHASE_REAL_TOLERANCE * np.abs(h_eq).max():
-            notes.append("H(R) is complex: a phase-like part of the genuine response (u-dependent "
-                         "orbital phases) cannot be told from the rephasing and was removed with it")
+    # phases are exact for a real H(R) (a time-reversal symmetric spinless model: its response
+    # has no phase-like part) and, one per Kramers pair, for a time-reversal symmetric spinor
+    # model; for another complex H(R) they are as ambiguous as a rotation
+    ambiguous_phases = (not spinors and np.max(np.abs(np.angle(w))) > 0
+                        and np.abs(h_eq.imag).max() > PHASE_REAL_TOLERANCE * np.abs(h_eq).max())
+    if ambiguous_phases:
+        notes.append("H(R) is complex: a phase-like part of the genuine response (u-dependent "
+                     "orbital phases) cannot be told from the rephasing and was removed with it")
     discrete = _relative_change(h_eq, h_d) / size
     after, rotation, unitary = discrete, None, None
     if not np.array_equal(perm, np.arange(len(perm))):
@@ -478,6 +482,14 @@ def align(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray, u: np.n
     elif discrete > min(WARN_RESIDUAL_PER_A, max_change):
         notes.append(f"H(R) changes by {discrete:.1f} per A of displacement, more than usual: check "
                      "that this run was Wannierised like the equilibrium run")
+    if ambiguous_phases:
+        phased = np.flatnonzero(np.abs(np.angle(w)) > 0)
+        covered = {a for g in (rotation or {}).get("groups", []) for a in g}
+        extra = [[int(a)] for a in phased if a not in covered]
+        rotation = rotation or {"kind": "phases of a complex H(R)", "groups": [], "angles_rad": []}
+        rotation["groups"] += extra
+        rotation["angles_rad"] += [float(abs(np.angle(w[g[0]]))) for g in extra]
+        unitary = np.diag(w) @ (unitary if unitary is not None else np.eye(len(w)))
     report = AlignmentReport(seedname, perm.tolist(), T.tolist(), np.angle(w).tolist(), before,
                              discrete, after, rotation, notes, unitary)
     if after > max_change:
@@ -568,16 +580,17 @@ def gauge_uncertainty(calc, integrals, comm) -> None:
         record = calc.system.info.setdefault("gauge", {})
         record.update({"chi_uncertainty": unc, "born_charge_uncertainty": g * cell * born,
                        "relative_uncertainty": relative, "max_gauge_uncertainty": threshold})
-        log.warning("gauge: a rotation within sites was applied (%s); it may have removed a genuine "
-                    "response: chi total %.6g +- %.3g, topological %.6g +- %.3g (relative "
-                    "uncertainty %.2g, limit %.2g)", ", ".join(record.get("rotated_runs", [])),
+        log.warning("gauge: an ambiguous alignment (a rotation within sites, or phases of a complex "
+                    "H(R)) was applied to %s; it may have removed part of the genuine response: chi "
+                    "total %.6g +- %.3g, topological %.6g +- %.3g (relative uncertainty %.2g, limit "
+                    "%.2g)", ", ".join(record.get("rotated_runs", [])),
                     base["total"], unc["total"], base["topological"], unc["topological"], relative,
                     threshold)
     relative = comm.bcast(relative, root=0)
     if relative > threshold:
         raise ModelMismatchError(
-            f"the gauge alignment rotated Wannier functions within sites, and the chi terms depend on "
-            f"that rotation by up to {100 * relative:.3g}% of the largest term (limit "
+            f"the gauge alignment rotated Wannier functions within sites (or rephased those of a "
+            f"complex H(R)), and the chi terms depend on that step by up to {100 * relative:.3g}% of the largest term (limit "
             f"{100 * threshold:.3g}%): the genuine response cannot be told from a gauge rotation",
             path=calc.config.path,
             fix="Wannierise the displaced runs consistently with the equilibrium run (wanphonon "
