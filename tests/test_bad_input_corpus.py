@@ -274,6 +274,26 @@ def scrambled(f):
         os.remove(f / f"{name}.win")          # its mp_grid no longer fits the extended R list
 
 
+def rotated_shell(f):
+    """Another model (a degenerate p shell on the moving site) whose displaced runs are rotated
+    by 0.5 rad within the shell: aligned, but ambiguous beyond the default uncertainty limit."""
+    from gauge_models import make_real, p_shell_model, write_runs
+    from scipy.linalg import expm
+    for p in f.iterdir():
+        p.unlink()
+    rng = np.random.default_rng(5)
+    scr = {}
+    for name in ("xp", "xm", "yp", "ym"):
+        s = Scramble.random(rng, 6, translate=False)
+        k = np.zeros((6, 6))
+        shell = np.argsort(s.perm)[:3]
+        a = rng.normal(size=(3, 3))
+        k[np.ix_(shell, shell)] = 0.5 * (a - a.T) / np.linalg.norm(a - a.T) * np.sqrt(2)
+        s.rot = expm(k)
+        scr[name] = s
+    write_runs(str(f), make_real(p_shell_model(2)), 1e-3, scr, mesh=(6, 6, 1))
+
+
 def garbage_2gb(f):
     path = f / "xm_tb.dat"
     with open(path, "wb") as fh:
@@ -344,6 +364,7 @@ CASES = {
     "result_exists": (result_exists, ["result.json", "--overwrite"]),
     "symlink_loop": (symlink_loop, ["ym_tb.dat", "symbolic links"]),
     "garbage_2gb": (garbage_2gb, ["xm_tb.dat, line", "not a text file"]),
+    "gauge_rotation_ambiguous": (rotated_shell, ["wanphonon.toml", "max_gauge_uncertainty"]),
     # valid inputs: the result of the unmodified runs
     "fortran_d_exponents": (fortran_d, "valid"),
     "win_in_bohr": (in_bohr, "valid"),

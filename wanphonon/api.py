@@ -252,7 +252,12 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
     if recorder is not None:
         recorder.save()
     from .frozen_phonon.gauge import gauge_uncertainty   # issue 11: chi with/without a within-site rotation
-    gauge_uncertainty(calc, integrals, comm)
+    try:
+        gauge_uncertainty(calc, integrals, comm)
+    except WanphononError:      # refused: leave nothing behind (a changed limit cannot resume)
+        if checkpoint_dir is not None and comm.rank == 0:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        raise
     charges = ion_born_charges(calc, comm=comm) if calc.ion_systems else None
     if comm.rank != 0:
         return None

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 
@@ -85,6 +86,10 @@ MATCH_PROFILE = 0.05
 PHASE_REAL_TOLERANCE = 1e-3
 #: Hoppings below this fraction of the largest one are left out of the profiles.
 PROFILE_CUTOFF = 1e-3
+#: Hoppings per block when the profiles are summed.
+PROFILE_CHUNK = 1 << 16
+#: Rounds of pairwise swaps tried among WFs with alike fingerprints.
+MAX_SWAP_ROUNDS = 10
 #: Fractions of the reciprocal vectors at which the profiles are probed.
 _PROBE_FRACTIONS = (0.0, 0.25, 0.5, -0.25)
 
@@ -176,14 +181,14 @@ def hopping_profiles(model: RealSpaceModel, lattice: np.ndarray) -> np.ndarray:
     w = np.abs(model.H)
     w[~model.R.any(axis=1), np.arange(n), np.arange(n)] = 0.0
     r, a, b = np.nonzero(w > PROFILE_CUTOFF * w.max(initial=0.0))
-    d = model.R[r] @ lattice + centres[b] - centres[a]                  # (M, 3) A
-    vals = w[r, a, b][:, None] * np.exp(1j * d @ _probe_vectors(lattice).T)
-    order = np.argsort(a, kind="stable")
-    out = np.zeros((n, vals.shape[1]), dtype=complex)
-    starts = np.searchsorted(a[order], np.arange(n))
-    filled = np.flatnonzero(np.diff(np.append(starts, len(a))) > 0)
-    if len(a):
-        out[filled] = np.add.reduceat(vals[order], starts[filled], axis=0)
+    q = _probe_vectors(lattice)
+    out = np.zeros((n, len(q)), dtype=complex)
+    for s in range(0, len(r), PROFILE_CHUNK):           # bounded memory for large models
+        k = slice(s, s + PROFILE_CHUNK)
+        d = model.R[r[k]] @ lattice + centres[b[k]] - centres[a[k]]     # (M, 3) A
+        rows = scipy.sparse.csr_matrix((w[r[k], a[k], b[k]], (a[k], np.arange(len(d)))),
+                                       shape=(n, len(d)))
+        out += rows @ np.exp(1j * d @ q.T)
     return out
 
 
@@ -301,7 +306,7 @@ def discrete_alignment(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.nda
     pairs = [(i, j) for i in range(m) for j in range(i + 1, m)
              if unit_cost[i, units[j]] + unit_cost[j, units[i]]
              < unit_cost[i, units[i]] + unit_cost[j, units[j]] + 2 * size]
-    for _ in range(m):
+    for _ in range(min(m, MAX_SWAP_ROUNDS)):
         improved = None
         for i, j in pairs:
             trial = units.copy()
@@ -360,10 +365,10 @@ def intertwiner(h_eq: np.ndarray, h_d: np.ndarray, groups: list[np.ndarray]) -> 
     s_e = np.einsum("rbj,rdj->bd", np.conj(h_eq), h_eq)
     a1, c1 = a_idx[:, None], a_idx[None, :]
     b1, d1 = b_idx[:, None], b_idx[None, :]
-    cross1 = np.einsum("rca,rdb->abcd", np.conj(h_d), h_eq, optimize=True)
-    cross2 = np.einsum("rbd,rac->abcd", np.conj(h_eq), h_d, optimize=True)
-    gram = ((b1 == d1) * s_d[a1, c1] + (a1 == c1) * s_e[b1, d1]
-            - cross1[a1, b1, c1, d1] - cross2[a1, b1, c1, d1])
+    # sum_R conj(H_d[c, a]) H_eq[d, b] and conj(H_eq[b, d]) H_d[a, c], only for pairs (ab), (cd)
+    cross1 = np.einsum("rqp,rqp->pq", np.conj(h_d)[:, a1, a_idx[None, :]], h_eq[:, b1, b_idx[None, :]])
+    cross2 = np.einsum("rpq,rpq->pq", np.conj(h_eq)[:, b1, d1], h_d[:, a1, c1])
+    gram = ((b1 == d1) * s_d[a1, c1] + (a1 == c1) * s_e[b1, d1] - cross1 - cross2)
     gram = 0.5 * (gram + np.conj(gram.T))
     w, v = np.linalg.eigh(gram)
     n = h_eq.shape[-1]
