@@ -24,8 +24,17 @@ H(R) alone and undone first (:func:`discrete_alignment`):
   Kramers pair) are settled by trying their swaps on the full residual;
 * the phases maximise ``Re sum_ab conj(w_a) w_b C_ab``, ``C_ab = sum_R
   conj(H^eq_ab(R)) H^d_ab(R)`` over ``|w_a| = 1`` (phase synchronisation:
-  leading eigenvector, then fixed-point iterations ``w <- phase(C w)``); exact
-  for an exact scramble and accurate to O(u) otherwise.
+  leading eigenvector, then fixed-point iterations ``w <- phase(C w)``); phases
+  all below ``max_change |u|`` are left alone (a consistently gauged run is never
+  changed);
+* spinor runs (``spinors = true``): Kramers pairs ``(2i, 2i+1)`` are the units,
+  permuted, translated and rephased as wholes.
+
+For a real H(R) (time-reversal symmetric, spinless) and, with one phase per pair,
+for a time-reversal symmetric spinor model, the response has no component along
+the phase directions: the discrete step is exact.  For another complex H(R) a
+phase-like part of the response cannot be told from a rephasing; such phases are
+treated as ambiguous, like a rotation.
 
 Only if H(R) still differs from equilibrium by more than a physical response
 does (``max_change`` = ``[wannier] max_change_per_A``, 1/A), a continuous rotation
@@ -443,7 +452,7 @@ def align(eq: RealSpaceModel, disp: RealSpaceModel, lattice: np.ndarray, u: np.n
     within Kramers pairs (``spinors``) or same-site groups.
     """
     size = float(np.linalg.norm(u))
-    R0, (h0_eq, h0_d) = on_common_r([eq, disp])
+    _, (h0_eq, h0_d) = on_common_r([eq, disp])
     before = _relative_change(h0_eq, h0_d) / size
     perm, T, w, R, h_eq, h_d, centres = discrete_alignment(eq, disp, lattice, spinors)
     notes = []
@@ -595,8 +604,9 @@ def gauge_uncertainty(calc, integrals, comm) -> None:
     if relative > threshold:
         raise ModelMismatchError(
             f"the gauge alignment rotated Wannier functions within sites (or rephased those of a "
-            f"complex H(R)), and the chi terms depend on that step by up to {100 * relative:.3g}% of the largest term (limit "
-            f"{100 * threshold:.3g}%): the genuine response cannot be told from a gauge rotation",
+            f"complex H(R)), and the chi terms depend on that step by up to {100 * relative:.3g}% "
+            f"of the largest term (limit {100 * threshold:.3g}%): the genuine response cannot be "
+            "told from a gauge rotation",
             path=calc.config.path,
             fix="Wannierise the displaced runs consistently with the equilibrium run (wanphonon "
                 "prepare writes such .win files; see docs/gauge.md), or accept the uncertainty by "
