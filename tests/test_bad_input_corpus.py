@@ -330,14 +330,14 @@ CASES = {
                         ["eq_tb.dat, line", "fix:"]),
     "nrpts_header": (lambda f: set_line(f / "eq_tb.dat", 6, lambda s: "          30"),
                      ["eq_tb.dat, line", "Wigner-Seitz degeneracies"]),
-    "duplicated_R": (duplicate_r, ["eq_tb.dat, line", "appears twice"]),
+    "duplicated_R": (duplicate_r, ["eq_tb.dat, line", "appears twice", "write_tb"]),
     "missing_R_ws_sum": (drop_pair, ["eq_tb.dat, line 7", "Wigner-Seitz weights", "mp_grid"]),
     "non_hermitian": (non_hermitian, ["eq_tb.dat", "not Hermitian"]),
     "hr_tb_disagree": (hr_disagrees, ["eq_hr.dat", "disagree"]),
     "wsvec_other_run": (wsvec_of_other_run, ["xp_wsvec.dat, line", "same Wannier90 run"]),
     "centres_count": (lambda f: centres_xyz(f, count=2), ["eq_centres.xyz", "num_wann = 3"]),
     "centres_in_bohr": (lambda f: centres_xyz(f, scale=1 / 0.529177210903),
-                        ["eq_centres.xyz, line", "position matrix"]),
+                        ["eq_centres.xyz, line", "position matrix", "in bohr"]),
     "win_num_wann": (lambda f: set_line(f / "ym.win", 2, lambda s: "NUM_WANN = 4"),
                      ["ym.win, line 2", "num_wann = 4"]),
     "win_unclosed_block": (lambda f: (f / "xp.win").write_text(
@@ -362,7 +362,7 @@ CASES = {
     "missing_run": (lambda f: os.remove(f / "ym_tb.dat"), ["ym_tb.dat", "write_tb"]),
     "out_not_writable": (out_is_a_file, ["taken", "output directory"]),
     "result_exists": (result_exists, ["result.json", "--overwrite"]),
-    "symlink_loop": (symlink_loop, ["ym_tb.dat", "symbolic links"]),
+    "symlink_loop": (symlink_loop, ["ym_tb.dat", "symbolic links", "back to itself"]),
     "garbage_2gb": (garbage_2gb, ["xm_tb.dat, line", "not a text file"]),
     "gauge_rotation_ambiguous": (rotated_shell, ["wanphonon.toml", "max_gauge_uncertainty"]),
     # valid inputs: the result of the unmodified runs
@@ -387,6 +387,7 @@ def test_corpus(case, runs, reference, capsys):
         assert code == 0, err
         import json
         got = json.loads((out / "result.json").read_text())
+        assert got["gauge"]["exact"]
         if expected == "valid":
             for key, value in reference[1].chi.items():
                 assert got["chi"][key] == pytest.approx(value, rel=1e-6, abs=1e-12), key

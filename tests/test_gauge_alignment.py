@@ -97,6 +97,10 @@ def test_rotation_within_a_site_is_applied_and_its_uncertainty_reported(tmp_path
     for key in ref.chi:
         assert unc[key] > 0 and err[key] <= unc[key], (key, err[key], unc[key])
     assert any("rotation within sites" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    # `wanphonon check` says per run what the alignment does
+    from wanphonon.commands.check import check, format_report
+    text = format_report(check(str(tmp_path / "rot" / "wanphonon.toml")))
+    assert text.count("ROTATION within same-site groups [[0, 1, 2]]") == 4
     # above the (default) limit the run is refused, with the way out
     with pytest.raises(ModelMismatchError, match="max_gauge_uncertainty"):
         run(tmp_path / "rot", tb, scr, mesh=(10, 10, 1), extra="max_gauge_uncertainty = 1e-6\n")

@@ -210,4 +210,6 @@ def check_distinct_R(R: np.ndarray, line_of_block, path: str) -> None:
         first = int(pairs[np.argmin(pairs[:, 1]), 0])
         raise InputFormatError(f"R = {tuple(R[second].tolist())} appears twice (first at line "
                                f"{line_of_block(first)})", path=path, line=line_of_block(second),
-                               fix="the file is corrupted; " + _REWRITE)
+                               fix="the file is corrupted; " + (
+                                   _REWRITE.replace("write_hr", "write_tb")
+                                   if path.endswith("_tb.dat") else _REWRITE))

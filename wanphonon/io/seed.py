@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputFormatError
+from ..units import BOHR_TO_ANGSTROM
 from .centres import CentresFile, read_centres_xyz
 from .hr import HrFile, read_hr
 from .rvectors import r_keys
@@ -243,10 +244,12 @@ def _centres(cen, pos_R, R, lattice, win, files) -> np.ndarray | None:
         resid = np.abs((frac - shift) @ lattice).max()
         if resid > CENTRE_TOL:
             m = int(np.argmax(np.abs((frac - shift) @ lattice).max(1)))
+            in_bohr = np.allclose(cen.centres * BOHR_TO_ANGSTROM, diag, rtol=0, atol=10 * CENTRE_TOL)
             raise InputFormatError(
                 f"Wannier centre {m + 1} is {np.round(cen.centres[m], 6).tolist()} A here but the "
                 f"diagonal of the position matrix in {files['tb']} puts it at "
-                f"{np.round(diag[m], 6).tolist()} A (tolerance {CENTRE_TOL:g} A)",
+                f"{np.round(diag[m], 6).tolist()} A (tolerance {CENTRE_TOL:g} A)"
+                + ("; the centres here are those values in bohr" if in_bohr else ""),
                 path=files["centres"], line=3 + m,
                 fix=SAME_RUN + "; if both files do come from one run, its position matrix is not "
                                "reliable (Wannier functions too spread out for the k grid)")

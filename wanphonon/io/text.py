@@ -23,6 +23,7 @@ Both routes accept ``D`` exponents and reject anything that is not a number.
 
 from __future__ import annotations
 
+import errno
 import re
 from pathlib import Path
 
@@ -64,8 +65,12 @@ def read_bytes(path: str | Path, *, what: str = "file", fix: str | None = None) 
         raise InputFormatError(f"{what} expected, but this is a directory", path=str(p),
                                fix=fix or "give the path of the file, not of its folder") from None
     except OSError as exc:
+        loop = exc.errno == errno.ELOOP
         raise InputFormatError(f"cannot read the {what}: {exc.strerror or exc}", path=str(p),
-                               fix=fix or "check that the file exists and is readable") from None
+                               fix=fix or ("a symbolic link here points (through others) back to "
+                                           "itself: replace it by the file or a link to the file"
+                                           if loop else "check that the file exists and is readable")
+                               ) from None
     if not data.isascii():
         try:
             data.decode("utf-8")
