@@ -21,9 +21,10 @@ def test_check_reports_model_gauge_and_gap():
     report = json.loads(proc.stdout)
     assert report["num_bands"] == 5 and report["occupied_bands"] == 4
     assert len(report["displacements"]) == 8
-    alignment = report["details"]["alignment"]
+    alignment = report["details"]["gauge"]["runs"]
     assert set(alignment) == {f"{a}_{d}" for a in "BN" for d in ("xp", "xm", "yp", "ym")}
     assert all(0.1 < a["residual_before_per_A"] < 5 and not a["unitary_applied"] for a in alignment.values())
+    assert report["details"]["gauge"]["exact"]
     # the direct gap of the 5-WF hBN model is at K or K' (reduced (1/3, 1/3) or (2/3, 2/3)
     # for this cell), 4.709 eV (DFT 4.709)
     gap = report["gap"]

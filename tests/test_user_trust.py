@@ -173,14 +173,15 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     import time
     cfg = tmp_path / "g.toml"
     cfg.write_text('[model]\nname = "graphene_dirac_lattice"\ndelta = 0.3\nzeta = 0.5\nv = 1.0\na = 1.0\n'
-                   "[kmesh]\nsize = [144, 144, 1]\nbatch_size = 64\n")    # checkpoints only at the end
+                   "[kmesh]\nsize = [512, 512, 1]\nbatch_size = 64\n")    # ~10 s; no checkpoint before 120 s
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "wanphonon.cli", "run", str(cfg), "--out", str(out), "-q"],
                             env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not out.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
-    time.sleep(1.0)
+    time.sleep(1.5)
+    assert proc.poll() is None, "the run finished before it could be terminated"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err

@@ -36,6 +36,7 @@ from .engine.kresolved import KResolvedRecorder
 from .engine.parallel import SerialComm
 from .engine.prescan import gap_prescan
 from .errors import ConfigError, WanphononError
+from .frozen_phonon.gauge import gauge_uncertainty
 from .results import PhysicalSetting, Result, build_result, kz_resolved
 from .systems.base import Setup
 from .units import species_mass
@@ -214,6 +215,8 @@ def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1) -> Result
                    "occupied_bands": calc.prescan["occupied_bands"],
                    "fermi_energy": calc.occupation.fermi_energy}
     system_info.update(calc.system.info or {})
+    if "gauge" in system_info:      # the gauge alignment record is its own section
+        result.gauge = system_info.pop("gauge")
     result.system = system_info
     result.warnings = list(calc.warnings)
     if hasattr(calc.grid, "kz_weights"):
@@ -299,6 +302,12 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
                         k_resolved=recorder)
     if recorder is not None:
         recorder.save()
+    try:
+        gauge_uncertainty(calc, integrals, comm)   # chi with and without an ambiguous alignment step
+    except WanphononError:      # refused: leave nothing behind (a changed limit cannot resume)
+        if checkpoint_dir is not None and comm.rank == 0:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        raise
     if comm.rank != 0:
         return None
     result = finish(calc, integrals, ranks=comm.size)

@@ -52,6 +52,7 @@ class WannierSettings:
     seedname: str
     positions: str = "wannier"            # "wannier": centres move with the ions; "fixed"
     max_change_per_A: float | None = None  # gauge-alignment threshold (1/A); None: the default
+    max_gauge_uncertainty: float | None = None  # refusal limit of an ambiguous alignment; None: default
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class RunSettings:
 #: Table name -> (settings class, {key: accepted Python types}).
 TABLES: dict[str, tuple[type, dict[str, tuple]]] = {
     "wannier": (WannierSettings, {"seedname": (str,), "positions": (str,),
-                                  "max_change_per_A": _NUMBER}),
+                                  "max_change_per_A": _NUMBER, "max_gauge_uncertainty": _NUMBER}),
     "displacement": (Displacement, {"seedname": (str,), "u": (list,), "ion": (str,)}),
     "electrons": (ElectronSettings, {"occupied_bands": (int,), "fermi_energy": _NUMBER,
                                      "spin_degeneracy": (int,), "gap_tolerance": _NUMBER}),
@@ -206,6 +207,9 @@ def read_toml(path: str, command: str = "run") -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError("not a text (UTF-8) file", path=path,
                           fix="give the TOML configuration file") from None
+    except OSError as exc:      # a directory, a link loop, no permission
+        raise ConfigError(f"cannot read the configuration file: {exc.strerror or exc}", path=path,
+                          fix=f"give 'wanphonon {command}' a readable TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         if m:
@@ -297,7 +301,12 @@ def _wannier(w: dict, displacements: list, where: str) -> WannierSettings:
     if limit is not None and not limit > 0:
         raise ConfigError(f"[wannier] max_change_per_A = {limit} must be positive", path=where,
                           fix="give a threshold in 1/A, e.g. 10")
-    return WannierSettings(w["seedname"], positions, None if limit is None else float(limit))
+    unc = w.get("max_gauge_uncertainty")
+    if unc is not None and not unc > 0:
+        raise ConfigError(f"[wannier] max_gauge_uncertainty = {unc} must be positive", path=where,
+                          fix="give the largest accepted relative uncertainty, e.g. 0.05")
+    return WannierSettings(w["seedname"], positions, None if limit is None else float(limit),
+                           None if unc is None else float(unc))
 
 
 def _displacement(i: int, d: dict, where: str) -> Displacement:

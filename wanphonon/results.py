@@ -125,7 +125,8 @@ class Result:
         lines = [head, "-" * len(head)]
         for key in CHI_KEYS:
             row = f"{key:<24}{fmt(self.chi[key], scale):>22}"
-            row += "".join(f"{fmt(m['terms'][key][u], scale * (m['cell_measure'] or 1)):>14}" for u in shown)
+            row += "".join(f"{fmt(m['terms'][key][u], scale * (m['cell_measure'] or 1), '.6g'):>14}"
+                           for u in shown)
             lines.append(row)
         if m:
             for name, label in (("ions", "ions (bare charges)"), ("phonon", "PHONON = ions + electrons")):
@@ -184,9 +185,9 @@ class Result:
         return "\n".join(lines)
 
 
-def fmt(x: float, scale: float) -> str:
+def fmt(x: float, scale: float, spec: str = ".10g") -> str:
     """``x`` for printing; round-off of a vanishing quantity (below :data:`ROUND_OFF` of ``scale``) as 0."""
-    return "0" if abs(x) < ROUND_OFF * abs(scale) else f"{x:.10g}"
+    return "0" if abs(x) < ROUND_OFF * abs(scale) else format(x, spec)
 
 
 def _write_atomic(path: str, text: str) -> None:

@@ -13,7 +13,7 @@ Prints two tables:
     with dH/du from the +-0.01 A runs only (central difference), the +-0.02 A runs only
     (central difference) and all four amplitudes (fourth-order stencil).  Columns: Z*_B,
     chi total, and the error indicators wanphonon reports in
-    result.extra["system"]["dH_du_error"]: the Richardson estimate (relative difference
+    result.system["dH_du_error"]: the Richardson estimate (relative difference
     between the fourth-order and the second-order fit; only with four amplitudes) and the
     asymmetry |H(+u) + H(-u) - 2 H(0)| / |H(+u) - H(-u)| of each +- pair.  A last column
     gives the E' mode moment when the B runs of that row are combined with the N +-0.01 A
@@ -90,7 +90,7 @@ def table_kmesh() -> None:
         t0 = time.perf_counter()
         r = wanphonon.run(config(B_RUNS[0.01] + N_RUNS, n, mode=True))
         dt = time.perf_counter() - t0
-        per_ion = r.extra["born_charge_per_ion"]
+        per_ion = r.born_charge_per_ion
         c = r.chi
         print(f"{f'{n}x{n}x1':>8} {inplane(per_ion['B']['total']):9.5f} "
               f"{inplane(per_ion['N']['total']):9.5f} {c['born']:11.7f} {c['energy']:11.7f} "
@@ -101,7 +101,7 @@ def table_kmesh() -> None:
 
 def _errors(r) -> dict[str, str]:
     """Richardson estimate and the asymmetry of each +- pair, keyed 'rich', 'x0.01', 'y0.02', ..."""
-    err = r.extra["system"]["dH_du_error"]["B"]
+    err = r.system["dH_du_error"]["B"]
     rich = err.get("richardson_relative")
     out = {"rich": "-" if rich is None else f"{rich:.2e}"}
     for a in err.get("asymmetry", []):

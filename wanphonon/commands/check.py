@@ -85,10 +85,9 @@ def format_report(report: dict) -> str:
     for run in report["displacements"]:
         lines.append(f"  displaced run {run['seedname']:<24} u = {run['u']} A"
                      + (f"  (ion {run['ion']})" if "ion" in run else ""))
-    for seed, a in d.get("alignment", {}).items():
-        lines.append(f"  gauge {seed:<24} change {a['residual_before_per_A']:.3g}/A"
-                     + (f" -> {a['residual_after_per_A']:.3g}/A after alignment" if a["unitary_applied"]
-                        else "") + ("; " + "; ".join(a["notes"]) if a["notes"] else ""))
+    if "gauge" in d:                # issue 11: what the gauge alignment does to each run
+        from ..frozen_phonon.gauge import describe_lines
+        lines += describe_lines(d["gauge"]["runs"])
     for ion, err in d.get("dH_du_error", {}).items():
         if "richardson_relative" in err:
             lines.append(f"  dH/du ({ion}): Richardson error estimate {err['richardson_relative']:.2e}")

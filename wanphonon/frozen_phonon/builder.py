@@ -36,11 +36,13 @@ from ..io.rvectors import r_keys
 from ..io.seed import WannierRun, read_seed
 from ..io.win import fortran_bool
 from ..io.wsvec import apply_ws_shifts
+from ..results import CHI_KEYS
 from ..systems.base import Setup
 from ..systems.tight_binding import TightBinding
 from .consistency import check_displacement, check_settings
 from .displacement import stencil
-from .gauge import MAX_RESIDUAL_PER_A, RealSpaceModel, align, on_common_r
+from .gauge import (MAX_GAUGE_UNCERTAINTY, MAX_RESIDUAL_PER_A, RealSpaceModel, align, on_common_r,
+                    removed_component)
 from .mode import MODE_RUN, pattern_from_config
 
 log = logging.getLogger("wanphonon")
@@ -116,16 +118,17 @@ def _place_images(eq: WannierRun, R: np.ndarray, stack: np.ndarray) -> tuple[np.
 
 
 def _aligned_runs(eq_model: RealSpaceModel, lattice: np.ndarray, runs, us, positions: str,
-                  max_change: float):
+                  max_change: float, spinors: bool):
     """The runs of one ion in the equilibrium gauge, and the alignment reports."""
     aligned, reports = [], []
     for run, u in zip(runs, us):
         model, report = align(eq_model, _run_model(run, positions), lattice, u, run.seedname,
-                              max_change)
+                              max_change, spinors)
         aligned.append(model)
         reports.append(report)
         for note in report.notes:
-            log.info("%s: %s", run.seedname, note)
+            loud = report.unitary_applied or "cannot be told" in note
+            (log.warning if loud else log.info)("%s: %s", run.seedname, note)
     return aligned, reports
 
 
@@ -141,6 +144,10 @@ def spin_from_win(eq: WannierRun) -> tuple[int | None, str]:
     if spinors:
         return 1, f"{eq.win.path}: spinors = true (spin-orbit Wannier functions)"
     return 2, f"{eq.win.path}: no spinors (one spin species; the other is its copy)"
+
+
+def _spinors(eq: WannierRun) -> bool:
+    return eq.win is not None and bool(fortran_bool(eq.win.settings.get("spinors", "false")))
 
 
 def build(cfg: Config) -> Setup:
@@ -186,31 +193,38 @@ def build(cfg: Config) -> Setup:
     max_change = w.max_change_per_A or MAX_RESIDUAL_PER_A
     for label, idx in members.items():
         aligned, rep_reports = _aligned_runs(eq_model, eq.lattice, [runs[i] for i in idx], us[label],
-                                             positions, max_change)
-        per_ion[label] = (stencils[label], aligned)
+                                             positions, max_change, _spinors(eq))
+        per_ion[label] = (stencils[label], aligned, rep_reports)
         reports += rep_reports
-    rotated = [r.seedname for r in reports if r.unitary_applied]
-    if rotated:
-        warnings.append(f"a gauge rotation was applied to run(s) {', '.join(rotated)} (their Wannier "
-                        "functions were mixed differently from the equilibrium run): a rotation "
-                        "within a site can also remove part of the genuine dH/du; Wannierise the "
-                        "runs with identical projections and iteration counts (docs/prepare.md)")
-    every = [m for _, aligned in per_ion.values() for m in aligned]
+    rotated_runs = [r.seedname for r in reports if r.unitary_applied]
+    if rotated_runs:
+        warnings.append(f"a gauge rotation was applied to run(s) {', '.join(rotated_runs)} (their "
+                        "Wannier functions were mixed differently from the equilibrium run): it can "
+                        "also remove part of the genuine dH/du; the chi uncertainty this causes is in "
+                        "the 'gauge' section; Wannierise the runs with identical projections and "
+                        "iteration counts (docs/gauge.md)")
+    every = [m for _, aligned, _ in per_ion.values() for m in aligned]
     R, (h_eq, *h_all) = on_common_r([eq_model, *every])
-    d_h, d_tau, errors, start = {}, {}, {}, 0
-    for label, (fd, aligned) in per_ion.items():
+    d_h, d_tau, errors, removed, start = {}, {}, {}, {}, 0
+    for label, (fd, aligned, rep_reports) in per_ion.items():
         diffs = np.array(h_all[start:start + len(aligned)]) - h_eq[None]
         start += len(aligned)
         d_h[label] = fd.apply(diffs)                                       # (2, nR, N, N)
         errors[label] = fd.error_estimate(diffs)
         d_tau[label] = (fd.apply(np.array([m.centres for m in aligned]) - centres[None])
                         if positions == "wannier" else np.zeros((2,) + centres.shape))
+        removed[label] = removed_component(h_eq, d_h[label], fd.apply, rep_reports)
     ion_labels = tuple(groups) if len(d_h) > 1 else ()
     channels = [pattern.combine(d_h)] + [d_h[k] for k in ion_labels]
+    rotated = bool(rotated_runs)
+    if rotated:     # the removed rotation-like component, as one more channel
+        channels.append(pattern.combine({k: np.zeros_like(d_h[k]) if c is None else c
+                                         for k, (c, _) in removed.items()}))
     stack = np.concatenate([h_eq[..., None]] + [np.moveaxis(c, 0, -1) for c in channels], axis=-1)
     R, stack = _place_images(eq, R, stack)
     H_R = stack[..., 0]
     dH = [np.moveaxis(stack[..., 1 + 2 * i:3 + 2 * i], -1, 0) for i in range(len(channels))]
+    delta = dH.pop() if rotated else None
 
     size = cfg.kmesh.size
     if size[2] == 1 and np.any(R[:, 2] != 0):
@@ -220,19 +234,30 @@ def build(cfg: Config) -> Setup:
     grid = UniformGrid(eq.lattice, size, cfg.kmesh.shift, batch_size=batch)
 
     dcentres = pattern.combine(d_tau)
+    gauge = {"exact": not rotated,
+             "runs": {r.seedname: r.describe() for r in reports},
+             "rotated_runs": [r.seedname for r in reports if r.unitary_applied],
+             "removed_component": {k: c for k, (_, c) in removed.items() if c},
+             "max_change_per_A": max_change,
+             "max_gauge_uncertainty": w.max_gauge_uncertainty or MAX_GAUGE_UNCERTAINTY,
+             "chi_uncertainty": None if rotated else {k: 0.0 for k in CHI_KEYS}}
     info = {"wannier_functions": int(H_R.shape[-1]), "r_vectors": int(len(R)),
             "positions": positions,
-            "stencil": {k: fd.describe() for k, (fd, _) in per_ion.items()},
+            "stencil": {k: fd.describe() for k, (fd, _, _) in per_ion.items()},
             "dH_du_error": errors,
             "dH_du_norm_eV_per_A": float(np.linalg.norm(dH[0])),
-            "alignment": {r.seedname: r.describe() for r in reports},
+            "alignment": gauge["runs"],
+            "gauge": gauge,
             "centre_motion": dcentres.tolist()}
     system = TightBinding(eq.lattice, R, H_R, dH[0], centres, dcentres, name=eq.seedname, info=info,
                           ion_labels=ion_labels,
                           ion_dH_R=np.array(dH[1:]) if ion_labels else None,
                           ion_dcentres=np.array([d_tau[k] for k in ion_labels]) if ion_labels else None)
+    # dH/du plus and minus the removed component: gauge.gauge_uncertainty integrates them
+    variants = [TightBinding(eq.lattice, R, H_R, dH[0] + s * delta, centres, dcentres, name=eq.seedname)
+                for s in (1, -1)] if rotated else []
     inputs = {path: _sha256(path) for run in (eq, *runs) for path in run.files.values()}
     spin, spin_source = spin_from_win(eq)
     return Setup(system, grid, grid.dimension, grid.cell_measure, lattice=eq.lattice,
                  spin_degeneracy=spin, spin_source=spin_source, species=list(eq.atoms_symbols),
-                 pattern=pattern, inputs=inputs, warnings=warnings)
+                 pattern=pattern, inputs=inputs, warnings=warnings, gauge_variants=variants)

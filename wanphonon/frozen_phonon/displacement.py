@@ -109,6 +109,11 @@ def _linear_weights(u: np.ndarray, monomials: list[tuple[int, int]]) -> np.ndarr
     return pinv[[monomials.index((1, 0)), monomials.index((0, 1))]]
 
 
+#: Largest displacement (A) accepted for a finite difference: beyond it the response is
+#: not linear (and a value this large is usually given in the wrong unit).
+MAX_DISPLACEMENT_A = 0.2
+
+
 def stencil(displacements, *, source: str = "<config>") -> DerivativeStencil:
     """The finite-difference stencil for a set of displacements ``(n_runs, 2)`` in A."""
     u = np.asarray(displacements, dtype=float).reshape(-1, 2)
@@ -116,6 +121,11 @@ def stencil(displacements, *, source: str = "<config>") -> DerivativeStencil:
     for j in np.flatnonzero(norms == 0):
         raise ConfigError(f"displacement {j + 1} has u = (0, 0): it is the equilibrium structure",
                           path=source, fix="give every [[displacement]] a nonzero u, e.g. [0.01, 0.0]")
+    for j in np.flatnonzero(norms > MAX_DISPLACEMENT_A):
+        raise ConfigError(f"displacement {j + 1} has |u| = {norms[j]:.4g} A: a finite difference needs "
+                          f"small displacements (at most {MAX_DISPLACEMENT_A} A; typically 0.005-0.02 A)",
+                          path=source, fix="give u in Angstrom (not in bohr or in lattice units) and "
+                                           "use displaced runs of about 0.01 A")
     for i in range(len(u)):
         for j in range(i + 1, len(u)):
             if np.allclose(u[i], u[j], rtol=0, atol=1e-9):

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputFormatError
+from ..units import BOHR_TO_ANGSTROM
 from .centres import CentresFile, read_centres_xyz
 from .hr import HrFile, read_hr
 from .rvectors import r_keys
@@ -90,7 +91,8 @@ def read_seed(prefix) -> WannierRun:
     """Read and cross-check all files of the Wannier90 run ``prefix`` (``path/to/seedname``)."""
     prefix = str(prefix)
     seedname = Path(prefix).name
-    files = {k: prefix + s for k, s in SUFFIXES.items() if os.path.exists(prefix + s)}
+    # lexists: a dangling link or a link loop is reported by the reader, not taken for "no file"
+    files = {k: prefix + s for k, s in SUFFIXES.items() if os.path.lexists(prefix + s)}
     if "tb" not in files and "hr" not in files:
         raise InputFormatError(
             f"no Wannier90 Hamiltonian for seedname '{seedname}': neither {prefix}_tb.dat nor "
@@ -241,10 +243,12 @@ def _centres(cen, pos_R, R, lattice, win, files) -> np.ndarray | None:
         resid = np.abs((frac - shift) @ lattice).max()
         if resid > CENTRE_TOL:
             m = int(np.argmax(np.abs((frac - shift) @ lattice).max(1)))
+            in_bohr = np.allclose(cen.centres * BOHR_TO_ANGSTROM, diag, rtol=0, atol=10 * CENTRE_TOL)
             raise InputFormatError(
                 f"Wannier centre {m + 1} is {np.round(cen.centres[m], 6).tolist()} A here but the "
                 f"diagonal of the position matrix in {files['tb']} puts it at "
-                f"{np.round(diag[m], 6).tolist()} A (tolerance {CENTRE_TOL:g} A)",
+                f"{np.round(diag[m], 6).tolist()} A (tolerance {CENTRE_TOL:g} A)"
+                + ("; the centres here are those values in bohr" if in_bohr else ""),
                 path=files["centres"], line=3 + m,
                 fix=SAME_RUN + "; if both files do come from one run, its position matrix is not "
                                "reliable (Wannier functions too spread out for the k grid)")

@@ -23,6 +23,7 @@ Both routes accept ``D`` exponents and reject anything that is not a number.
 
 from __future__ import annotations
 
+import errno
 import re
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def read_bytes(path: str | Path, *, what: str = "file", fix: str | None = None) 
     """
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = _read_text_chunks(p, what)
     except FileNotFoundError:
         raise InputFormatError(f"{what} not found", path=str(p),
                                fix=fix or "check the path and the seedname") from None
@@ -64,14 +65,12 @@ def read_bytes(path: str | Path, *, what: str = "file", fix: str | None = None) 
         raise InputFormatError(f"{what} expected, but this is a directory", path=str(p),
                                fix=fix or "give the path of the file, not of its folder") from None
     except OSError as exc:
+        loop = exc.errno == errno.ELOOP
         raise InputFormatError(f"cannot read the {what}: {exc.strerror or exc}", path=str(p),
-                               fix=fix or "check that the file exists and is readable") from None
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise InputFormatError(f"the {what} contains a NUL byte: this is not a text file",
-                               path=str(p), line=line_number(data, nul),
-                               fix="give the text file written by Wannier90 (not a binary or "
-                                   "compressed file)")
+                               fix=fix or ("a symbolic link here points (through others) back to "
+                                           "itself: replace it by the file or a link to the file"
+                                           if loop else "check that the file exists and is readable")
+                               ) from None
     if not data.isascii():
         try:
             data.decode("utf-8")
@@ -80,6 +79,30 @@ def read_bytes(path: str | Path, *, what: str = "file", fix: str | None = None) 
                                    path=str(p), line=line_number(data, exc.start),
                                    fix="give the text file written by Wannier90") from None
     return data
+
+
+#: Bytes read at a time by :func:`read_bytes`; a binary file (a NUL byte) is refused after
+#: the first chunk that shows it, not after reading all of it.
+READ_CHUNK = 1 << 24
+
+
+def _read_text_chunks(p: Path, what: str) -> bytes:
+    """The file's bytes, read chunk by chunk; stops at the first chunk holding a NUL byte."""
+    parts = []
+    with open(p, "rb") as fh:
+        while True:
+            chunk = fh.read(READ_CHUNK)
+            if not chunk:
+                return b"".join(parts)
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                data = b"".join(parts) + chunk
+                offset = len(data) - len(chunk) + nul
+                raise InputFormatError(f"the {what} contains a NUL byte (at byte {offset}): this is "
+                                       "not a text file", path=str(p), line=line_number(data, offset),
+                                       fix="give the text file written by Wannier90 (not a binary, "
+                                           "compressed or damaged file)")
+            parts.append(chunk)
 
 
 def line_number(data: bytes, offset: int, first_line: int = 1) -> int:

@@ -10,6 +10,9 @@ Written into every ``.win`` (with :func:`wanphonon.io.writers.write_win`):
   is an error);
 * for a slab (vacuum along a3): ``shell_list = 1`` and ``skip_B1_tests = true``
   unless given, and ``mp_grid`` must be ``n1 n2 1``;
+* unless given, the settings that keep the gauge continuous between the runs
+  (:data:`CONTINUOUS_GAUGE`: ``guiding_centres = true``, a fixed ``num_iter``; with
+  disentanglement a fixed ``dis_num_iter`` and an unreachable ``dis_conv_tol``);
 * the cell and the run's atoms (``unit_cell_cart``, ``atoms_cart``, Angstrom, labels).
 
 The number of Wannier functions the projections ask for is counted where the
@@ -33,6 +36,14 @@ REQUIRED = {"write_hr": True, "write_tb": True, "write_xyz": True, "translate_ho
             "use_ws_distance": True}
 #: Settings for a slab (vacuum along a3), unless the user gives them.
 SLAB = {"shell_list": 1, "skip_b1_tests": True}
+#: Settings that keep the gauge of every run tied to the projections, so that the displaced
+#: runs come out continuous with the equilibrium run (docs/gauge.md), unless the user gives
+#: them: guiding centres, and a fixed number of iterations (without ``conv_window``
+#: Wannier90 always runs ``num_iter`` iterations).
+CONTINUOUS_GAUGE = {"guiding_centres": True, "num_iter": 200}
+#: ... and with disentanglement (num_bands > num_wann): a fixed number of disentanglement
+#: iterations (a tolerance that is never reached).
+CONTINUOUS_DISENTANGLEMENT = {"dis_num_iter": 400, "dis_conv_tol": 1e-12}
 
 _ORBITALS = {"s": 1, "p": 3, "px": 1, "py": 1, "pz": 1, "d": 5, "dxy": 1, "dxz": 1, "dyz": 1,
              "dx2-y2": 1, "dz2": 1, "f": 7, "fz3": 1, "fxz2": 1, "fyz2": 1, "fz(x2-y2)": 1, "fxyz": 1,
@@ -165,6 +176,13 @@ def template(table: dict, structure: Structure, where: str) -> WinTemplate:
     num_bands = int(settings.get("num_bands", num_wann))
     if "num_bands" not in settings:
         settings = {"num_bands": num_bands, **settings}
+    gauge = {**CONTINUOUS_GAUGE, **(CONTINUOUS_DISENTANGLEMENT if num_bands > num_wann else {})}
+    for key, value in gauge.items():
+        if key not in settings:
+            settings[key] = value
+        elif key == "guiding_centres" and fortran_bool(settings[key]) is False:
+            notes.append("guiding_centres = false: the displaced runs may come out in another gauge "
+                         "(see docs/gauge.md)")
     kpts = kpoint_grid(mp)
     blocks = {"projections": projections, **{k: list(v) for k, v in user_blocks.items()},
               "kpoints": [f"{k[0]:16.12f} {k[1]:16.12f} {k[2]:16.12f}" for k in kpts]}

@@ -52,6 +52,9 @@ class Setup:
     pattern: the phonon pattern (:class:`~wanphonon.frozen_phonon.mode.PhononPattern`), or None.
     inputs: sha256 of every input file by path.
     warnings: things a user must know that may change a quoted digit.
+    gauge_variants: systems whose dH/du differ by plus and minus the part an ambiguous
+        gauge alignment removed (empty when the alignment was exact); their spread is
+        the gauge uncertainty of every chi term.
     """
 
     system: Any
@@ -65,3 +68,4 @@ class Setup:
     pattern: Any = None
     inputs: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    gauge_variants: list = field(default_factory=list)
