@@ -77,9 +77,9 @@ def scrambled_copy(src, dst, seed):
     n = run.num_wann
     perm = rng.permutation(n)
     ph = np.exp(2j * np.pi * rng.uniform(size=n))
-    H = run.raw_H_R[:, perm][:, :, perm] * np.conj(ph)[None, :, None] * ph[None, None, :]
-    pos = run.raw_pos_R[:, perm][:, :, perm] * np.conj(ph)[None, :, None, None] * ph[None, None, :, None]
-    write_tb(dst + "_tb.dat", run.lattice, run.raw_R, run.ndegen, H * run.ndegen[:, None, None],
+    H = run.H_R[:, perm][:, :, perm] * np.conj(ph)[None, :, None] * ph[None, None, :]
+    pos = run.pos_R[:, perm][:, :, perm] * np.conj(ph)[None, :, None, None] * ph[None, None, :, None]
+    write_tb(dst + "_tb.dat", run.lattice, run.R, run.ndegen, H * run.ndegen[:, None, None],
              pos * run.ndegen[:, None, None, None], precise=True)
     write_centres_xyz(dst + "_centres.xyz", run.centres[perm], run.atoms_symbols, run.atoms_positions)
     return perm

@@ -163,25 +163,28 @@ def test_read_seed_synthetic(seed, model):
     assert np.array_equal(run.lattice, model.lattice)
     assert np.allclose(run.centres, model.centres, atol=5e-9)
     assert run.atoms_symbols == ["Ga", "As"]
+    R_ws, H_ws, pos_ws = run.with_images()
+    origin = int(np.flatnonzero(~R_ws.any(1))[0])
     k = np.random.default_rng(2).random((5, 3))
-    assert np.allclose(hk(run.R, run.H_R, k), hw.hk_bruteforce(model, k), atol=1e-12)
+    assert np.allclose(hk(R_ws, H_ws, k), hw.hk_bruteforce(model, k), atol=1e-12)
     # elements whose minimal image is R itself stay at R = 0; the others moved to R + T
     r0 = len(model.R) // 2
     assert not model.R[r0].any()
     for (r, m, n), T in model.shifts.items():
         if r == r0:
             if not T.any():
-                assert run.H_R[run.origin, m, n] == model.H[r0, m, n] / model.ndegen[r0]
+                assert H_ws[origin, m, n] == model.H[r0, m, n] / model.ndegen[r0]
             else:
-                assert run.H_R[run.origin, m, n] == 0
-                j = int(np.flatnonzero((run.R == T[0]).all(1))[0])
-                assert np.isclose(run.H_R[j, m, n], model.H[r0, m, n] / len(T))
+                assert H_ws[origin, m, n] == 0
+                j = int(np.flatnonzero((R_ws == T[0]).all(1))[0])
+                assert np.isclose(H_ws[j, m, n], model.H[r0, m, n] / len(T))
     assert any(T.any() for (r, m, n), T in model.shifts.items() if r == r0)   # (0,0,-1) images
     # the position matrix gets the same treatment; its R = 0 diagonal are the centres
-    assert np.allclose(np.einsum("mmc->mc", run.pos_R[run.origin]).real, model.centres)
-    # raw (not expanded) data for callers that place images themselves
-    R2, H2 = apply_ws_shifts(run.raw_R, run.raw_H_R, run.wsvec)
-    assert np.array_equal(R2, run.R) and np.allclose(H2, run.H_R)
+    assert np.allclose(np.einsum("mmc->mc", pos_ws[origin]).real, model.centres)
+    # the run itself holds the file's R list (divided by ndegen); the images are applied by callers
+    assert np.array_equal(run.R, model.R) and np.allclose(run.H_R * run.ndegen[:, None, None], model.H)
+    R2, H2 = apply_ws_shifts(run.R, run.H_R, run.wsvec)
+    assert np.array_equal(R2, R_ws) and np.allclose(H2, H_ws)
 
 
 def test_read_seed_hr_only_with_win(tmp_path, model):
@@ -191,7 +194,8 @@ def test_read_seed_hr_only_with_win(tmp_path, model):
     assert run.pos_R is None and run.centres is None
     assert np.allclose(run.lattice, model.lattice, atol=1e-10)
     k = np.random.default_rng(5).random((4, 3))
-    assert np.allclose(hk(run.R, run.H_R, k), hw.hk_bruteforce(model, k, use_ws=False), atol=1e-12)
+    R, H, _ = run.with_images()
+    assert np.allclose(hk(R, H, k), hw.hk_bruteforce(model, k, use_ws=False), atol=1e-12)
 
 
 # --------------------------------------------------------------------------------------
@@ -212,10 +216,11 @@ def test_hbn_basic(eq):
     c = read_centres_xyz(HBN / "eq_centres.xyz")
     assert np.array_equal(eq.centres, c.centres)
     # the position matrix of tb.dat agrees with the centres (8 printed decimals)
-    assert np.abs(np.einsum("mmc->mc", eq.pos_R[eq.origin]).real - c.centres).max() < 1e-7
-    H = eq.H_R
-    idx = {tuple(r): i for i, r in enumerate(eq.R)}
-    neg = [idx[tuple(-r)] for r in eq.R]
+    R, H, pos = eq.with_images()
+    origin = int(np.flatnonzero(~R.any(1))[0])
+    assert np.abs(np.einsum("mmc->mc", pos[origin]).real - c.centres).max() < 1e-7
+    idx = {tuple(r): i for i, r in enumerate(R)}
+    neg = [idx[tuple(-r)] for r in R]
     assert np.abs(H[neg] - np.conj(np.swapaxes(H, 1, 2))).max() < 1e-12
 
 
@@ -261,8 +266,9 @@ def test_hbn_ws_matters_only_off_the_grid(eq):
     assert diff.min() > 5e-5 and diff.max() > 2e-4
     # read_seed's H_R (from tb.dat, 8 digits) agrees to the 6 decimals of hr.dat
     gamma = np.zeros((1, 3))
-    assert np.abs(ev(eq.R, eq.H_R, gamma) - ev(hr.R, H_plain, gamma)).max() < 5e-5
-    assert np.abs(ev(eq.R, eq.H_R, off) - ev(R_ws, H_ws, off)).max() < 5e-5
+    R_eq, H_eq, _ = eq.with_images()
+    assert np.abs(ev(R_eq, H_eq, gamma) - ev(hr.R, H_plain, gamma)).max() < 5e-5
+    assert np.abs(ev(R_eq, H_eq, off) - ev(R_ws, H_ws, off)).max() < 5e-5
     # the bands the DFT pipeline computed from hr.dat + wsvec.dat with its own code
     bands = json.loads((HBN / "eq_bands_check.json").read_text())
     k = np.array(bands["path_reduced"])

@@ -74,7 +74,7 @@ def _sha256(path: str) -> str:
 
 
 def _check_same_model(eq: WannierRun, run: WannierRun) -> None:
-    n_eq, n = eq.raw_H_R.shape[-1], run.raw_H_R.shape[-1]
+    n_eq, n = eq.H_R.shape[-1], run.H_R.shape[-1]
     if n != n_eq:
         raise ModelMismatchError(
             f"run '{run.seedname}' has {n} Wannier functions, the equilibrium run '{eq.seedname}' "
@@ -95,20 +95,20 @@ def _run_model(run: WannierRun, positions: str) -> RealSpaceModel:
             path=run.files.get("hr"),
             fix="set write_xyz = true (or write_tb = true) in the .win and rerun Wannier90, or set "
                 "[wannier] positions = \"fixed\" if u is a pure model parameter")
-    return RealSpaceModel(run.raw_R, run.raw_H_R, run.centres)
+    return RealSpaceModel(run.R, run.H_R, run.centres)
 
 
 def _place_images(eq: WannierRun, R: np.ndarray, stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Apply the equilibrium run's minimal-replica shifts to ``stack`` ``(nR, N, N, k)``."""
     if eq.wsvec is None:
         return R, stack
-    key_eq, key = r_keys(eq.raw_R, R)
+    key_eq, key = r_keys(eq.R, R)
     sort = np.argsort(key_eq)
     pos = np.minimum(np.searchsorted(key_eq[sort], key), len(key_eq) - 1)
     in_eq = key_eq[sort][pos] == key                                   # R also in the eq. run's list
-    on_eq = np.zeros((len(eq.raw_R),) + stack.shape[1:], dtype=complex)
+    on_eq = np.zeros((len(eq.R),) + stack.shape[1:], dtype=complex)
     on_eq[sort[pos[in_eq]]] = stack[in_eq]
-    R_ws, placed = apply_ws_shifts(eq.raw_R, on_eq, eq.wsvec)
+    R_ws, placed = apply_ws_shifts(eq.R, on_eq, eq.wsvec)
     if in_eq.all():
         return R_ws, placed
     # R vectors that only displaced runs have (after lattice translations of WFs) stay put

@@ -12,9 +12,10 @@ file                used for                                             needs
 ``.win``            lattice (if no tb), atoms, mp_grid, settings
 ==================  ===================================================  ============
 
-The result is in the convention a Fourier sum needs directly:
-``H(k) = sum_R H_R[R] exp(2 pi i k_frac.R)``, i.e. divided by ``ndegen`` and
-expanded over the ``_wsvec.dat`` images.
+The run holds the file's contents (R as listed, values divided by ``ndegen``) and
+the ``_wsvec.dat`` minimal-image shifts; the shifts are validated here but not
+applied to what is returned: the frozen-phonon builder applies them once, to H(R)
+and dH/du(R) together (:meth:`WannierRun.with_images` gives the expanded arrays).
 """
 
 from __future__ import annotations
@@ -46,45 +47,45 @@ SAME_RUN = "all files must come from the same Wannier90 run; re-run it or fix th
 
 @dataclass(frozen=True)
 class WannierRun:
-    """One Wannier90 run in the program's convention (eV, Angstrom).
+    """One Wannier90 run in the program's units (eV, Angstrom), as written in its files.
 
-    ``H_R[r, m, n]`` = ``<w_m,0|H|w_n,R[r]>`` / ndegen, expanded over the
-    ``_wsvec.dat`` images, so ``H_mn(k) = sum_r H_R[r,m,n] exp(2 pi i k.R[r])``
-    (``k`` in reciprocal-lattice coordinates); ``pos_R`` likewise for
-    ``<w_m,0|r|w_n,R>`` (Angstrom, ``None`` without tb.dat).  ``R`` is sorted
-    lexicographically and contains ``(0, 0, 0)``.
-
-    ``raw_R``, ``raw_H_R``, ``raw_pos_R`` are the same before the ``_wsvec.dat``
-    expansion (R as listed in the file, values divided by ``ndegen``); with
-    ``wsvec`` (``None`` without the file) :func:`~wanphonon.io.wsvec.apply_ws_shifts`
-    maps them (or anything else on ``raw_R``) onto the expanded list.
+    ``H_R[r, m, n]`` = ``<w_m,0|H|w_n,R[r]>`` / ndegen[r] for the R vectors as listed in
+    the hr/tb file; ``pos_R`` likewise for ``<w_m,0|r|w_n,R>`` (Angstrom, ``None``
+    without tb.dat).  ``wsvec`` (``None`` without ``_wsvec.dat``) holds Wannier90's
+    minimal-image shifts: :func:`~wanphonon.io.wsvec.apply_ws_shifts` maps anything
+    on ``R`` onto the expanded list, for which ``H_mn(k) = sum_r H_R[r,m,n]
+    exp(2 pi i k.R[r])`` (``k`` in reciprocal-lattice coordinates).
     """
 
     seedname: str
     files: dict[str, str]            # kind ('tb', 'hr', 'wsvec', 'centres', 'win') -> path
     lattice: np.ndarray              # (3, 3) Angstrom, rows a1..a3
-    R: np.ndarray                    # (nR, 3) int
-    H_R: np.ndarray                  # (nR, N, N) complex eV
-    pos_R: np.ndarray | None         # (nR, N, N, 3) complex Angstrom
+    R: np.ndarray                    # (nR_file, 3) int, as in the hr/tb file
+    H_R: np.ndarray                  # (nR_file, N, N) complex eV, / ndegen
+    pos_R: np.ndarray | None         # (nR_file, N, N, 3) complex Angstrom, / ndegen
+    ndegen: np.ndarray               # (nR_file,) int
+    wsvec: WsvecFile | None
     centres: np.ndarray | None       # (N, 3) Angstrom
     atoms_symbols: list[str]
     atoms_positions: np.ndarray | None   # (na, 3) Cartesian Angstrom
     mp_grid: np.ndarray | None       # (3,) int
     win: WinFile | None
-    raw_R: np.ndarray | None = None          # (nR_file, 3) int, as in the hr/tb file
-    raw_H_R: np.ndarray | None = None        # (nR_file, N, N) complex eV, / ndegen, not expanded
-    raw_pos_R: np.ndarray | None = None      # (nR_file, N, N, 3) complex Angstrom, idem
-    ndegen: np.ndarray | None = None         # (nR_file,) int
-    wsvec: WsvecFile | None = None
 
     @property
     def num_wann(self) -> int:
         return self.H_R.shape[1]
 
-    @property
-    def origin(self) -> int:
-        """Index of R = (0, 0, 0) in ``R``."""
-        return int(np.flatnonzero((self.R == 0).all(1))[0])
+    def with_images(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(R, H_R, pos_R)`` expanded over the minimal images (R sorted lexicographically)."""
+        return _expand(self.R, self.H_R, self.pos_R, self.wsvec)
+
+
+def _expand(R, H, pos, ws):
+    if ws is not None:
+        R_new, H_R = apply_ws_shifts(R, H, ws)
+        return R_new, H_R, (apply_ws_shifts(R, pos, ws)[1] if pos is not None else None)
+    order = np.lexsort(R.T[::-1])
+    return R[order], H[order], (pos[order] if pos is not None else None)
 
 
 def read_seed(prefix) -> WannierRun:
@@ -124,26 +125,21 @@ def read_seed(prefix) -> WannierRun:
                 path=src, line=4 if tb is None else 7, fix=SAME_RUN)
     H = main.H / ndegen[:, None, None]
     pos = tb.pos / ndegen[:, None, None, None] if tb is not None else None
+    if not (R == 0).all(1).any():
+        raise InputFormatError("R = (0, 0, 0) (the on-site block) is missing", path=src,
+                               fix="the file is incomplete; re-create it with Wannier90")
     ws = None
     if "wsvec" in files:
         ws = read_wsvec(files["wsvec"], R, main.num_wann)
-        R_new, H_R = apply_ws_shifts(R, H, ws)
-        pos_R = apply_ws_shifts(R, pos, ws)[1] if pos is not None else None
-        _check_hermitian(R_new, H_R, files["wsvec"], tol_abs,
+        # validation only (shifts of another run break the Hermiticity of H(R)); the
+        # builder applies the images once, to H and dH/du together
+        _check_hermitian(*_expand(R, H, None, ws)[:2], files["wsvec"], tol_abs,
                          f" after applying the shifts of {files['wsvec']} to {src}")
-    else:
-        order = np.lexsort(R.T[::-1])
-        R_new, H_R = R[order], H[order]
-        pos_R = pos[order] if pos is not None else None
-    if not (R_new == 0).all(1).any():
-        raise InputFormatError("R = (0, 0, 0) (the on-site block) is missing", path=src,
-                               fix="the file is incomplete; re-create it with Wannier90")
-    centres = _centres(cen, pos_R, R_new, lattice, win, files)
+    centres = _centres(cen, pos, R, lattice, win, files)
     symbols, atoms = _atoms(win, cen)
-    return WannierRun(seedname=seedname, files=files, lattice=lattice, R=R_new, H_R=H_R,
-                      pos_R=pos_R, centres=centres, atoms_symbols=symbols, atoms_positions=atoms,
-                      mp_grid=mp_grid, win=win, raw_R=R, raw_H_R=H, raw_pos_R=pos, ndegen=ndegen,
-                      wsvec=ws)
+    return WannierRun(seedname=seedname, files=files, lattice=lattice, R=R, H_R=H, pos_R=pos,
+                      ndegen=ndegen, wsvec=ws, centres=centres, atoms_symbols=symbols,
+                      atoms_positions=atoms, mp_grid=mp_grid, win=win)
 
 
 def _check_num_wann(main, hr: HrFile | None, win: WinFile | None, cen: CentresFile | None) -> None:
