@@ -31,6 +31,7 @@ import numpy as np
 from . import __version__
 from .config import Config, from_dict, load
 from .engine.checkpoint import Checkpoint
+from .engine.grids import SlicedPolarGrid
 from .engine.integrate import Integrals, Occupation, integrate
 from .engine.kresolved import KResolvedRecorder
 from .engine.parallel import SerialComm
@@ -108,7 +109,7 @@ def setup(config: str | os.PathLike | dict | Config) -> Calculation:
     el, ph = cfg.electrons, cfg.phonon
     n_occ, fermi = el.occupied_bands, el.fermi_energy
     if n_occ is None and fermi is None:
-        n_occ = getattr(s.system, "n_occ", None)
+        n_occ = s.occupied_bands
         if n_occ is None:
             raise ConfigError("the occupation is not given", path=cfg.path,
                               fix="add occupied_bands = <n> (or fermi_energy = <eV>) to [electrons]")
@@ -210,7 +211,7 @@ def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1) -> Result
     """Turn integrals into a :class:`Result` with provenance."""
     result = build_result(integrals, calc.setting, calc.grid.describe(),
                           calc.occupation.adiabatic_cutoff, pattern=calc.setup.pattern)
-    system_info = {"name": getattr(calc.system, "name", type(calc.system).__name__),
+    system_info = {"name": calc.system.name,
                    "num_bands": calc.system.num_bands,
                    "occupied_bands": calc.prescan["occupied_bands"],
                    "fermi_energy": calc.occupation.fermi_energy}
@@ -219,7 +220,7 @@ def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1) -> Result
         result.gauge = system_info.pop("gauge")
     result.system = system_info
     result.warnings = list(calc.warnings)
-    if hasattr(calc.grid, "kz_weights"):
+    if isinstance(calc.grid, SlicedPolarGrid):
         result.kz_resolved = kz_resolved(integrals, calc.grid.kz, calc.grid.kz_weights,
                                          calc.setting.spin_degeneracy)
     result.provenance = {

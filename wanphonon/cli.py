@@ -110,8 +110,8 @@ def _plot(args, comm) -> int:
     calc = setup(args.config)
     os.makedirs(args.out, exist_ok=True)
     path = args.path
-    if path is None and hasattr(calc.system, "lattice"):
-        path = Cell(calc.system.lattice).bandpath(npoints=0, pbc=[True, True, False]).path.split(",")[0]
+    if path is None and calc.setup.lattice is not None:
+        path = Cell(calc.setup.lattice).bandpath(npoints=0, pbc=[True, True, False]).path.split(",")[0]
     written = [path_contributions(calc, path, os.path.join(args.out, "path_contributions.png"),
                                   args.npoints),
                gap_map(calc, os.path.join(args.out, "gap_map.png"), calc.setting.phonon_energy_meV)]

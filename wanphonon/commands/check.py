@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..api import Calculation, setup
+from ..engine.grids import UniformGrid
 from ..engine.integrate import batch_derivatives
 from ..errors import WanphononError
 
@@ -66,7 +67,7 @@ def _report(calc: Calculation) -> dict:
            "spin_degeneracy": calc.setting.spin_degeneracy, "spin_source": calc.setting.spin_source,
            "grid": calc.grid.describe(), "displacements": calc.config.raw.get("displacement", []),
            "details": info, "prescan": calc.prescan, "warnings": list(calc.warnings)}
-    if hasattr(calc.grid, "reduced_points"):          # lattice models: survey the gap on the mesh
+    if isinstance(calc.grid, UniformGrid):             # lattice models: survey the gap on the mesh
         out["gap"] = gap_survey(calc)
     return out
 

@@ -27,8 +27,8 @@ def gap_prescan(setup, occupation) -> dict:
     model: only the occupation is returned.  Raises :class:`GapClosedError`
     (with the k-point) if the occupation is ill-defined or the gap is closed.
     """
-    if setup.lattice is None or not hasattr(setup.grid, "mesh"):
-        n_occ = occupation.n_occ if occupation.n_occ is not None else setup.system.n_occ
+    if not isinstance(setup.grid, UniformGrid):
+        n_occ = occupation.n_occ if occupation.n_occ is not None else setup.occupied_bands
         return {"occupied_bands": n_occ, "min_direct_gap_eV": None, "at_k": None, "points": 0}
     mesh = [min(m, PRESCAN_POINTS) for m in setup.grid.mesh]
     coarse = UniformGrid(setup.lattice, mesh, setup.grid.shift, batch_size=int(np.prod(mesh)))

@@ -25,6 +25,8 @@ class System(Protocol):
     ``ion_labels`` names the extra displacement channels (one per ion of a
     multi-ion mode) whose Born charges are evaluated in the same pass; empty
     for systems with one channel.  ``info`` is a JSON-able description.
+    Optional: ``derivatives_fft(n_fft, shift_red, k_cart)``, the same on a uniform
+    FFT sub-mesh (the engine uses it when present).
     """
 
     name: str
@@ -48,6 +50,7 @@ class Setup:
     lattice: (3, 3) rows a_i (A) for lattice systems, else None.
     spin_degeneracy: what the input says (``.win`` spinors: 1, spinless: 2), or None.
     spin_source: where that came from (for the log and result.json).
+    occupied_bands: the model's own occupation (built-in models), or None.
     species: chemical labels of the atoms of the cell (from ``.win``), or empty.
     pattern: the phonon pattern (:class:`~wanphonon.frozen_phonon.mode.PhononPattern`), or None.
     inputs: sha256 of every input file by path.
@@ -64,6 +67,7 @@ class Setup:
     lattice: np.ndarray | None = None
     spin_degeneracy: int | None = None
     spin_source: str = ""
+    occupied_bands: int | None = None
     species: list[str] = field(default_factory=list)
     pattern: Any = None
     inputs: dict[str, str] = field(default_factory=dict)

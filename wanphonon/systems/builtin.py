@@ -77,7 +77,8 @@ def build(cfg: Config) -> Setup:
     name = cfg.model.name
     model = continuum_model(cfg)
     e_p = cfg.phonon.phonon_energy if cfg.phonon.adiabatic_cutoff else None
-    spin = dict(spin_degeneracy=model.default_spin_degeneracy, spin_source=f"the {name} model")
+    spin = dict(spin_degeneracy=model.default_spin_degeneracy, spin_source=f"the {name} model",
+                occupied_bands=model.n_occ)
     if name.endswith("_lattice"):
         if "a" not in m:
             raise ConfigError(f"{name} needs the lattice constant a (Angstrom)", path=cfg.path,
