@@ -26,6 +26,7 @@ import numpy as np
 
 from . import __version__
 from .config import Config, from_dict, load
+from .engine.adaptive import AdaptiveGrid, AdaptiveIntegrals, LevelCheckpoint, adaptive_grid, integrate_adaptive
 from .engine.checkpoint import Checkpoint
 from .engine.integrate import Integrals, integrate
 from .engine.kresolved import KResolvedRecorder
@@ -33,7 +34,7 @@ from .engine.parallel import SerialComm
 from .errors import ConfigError, WanphononError
 from .geometry.bands import DEFAULT_GAP_TOLERANCE
 from .frozen_phonon.mode import PhononPattern
-from .results import PhysicalSetting, Result, build_result, kz_resolved
+from .results import PhysicalSetting, Result, build_result, convergence_section, kz_resolved
 from .systems.builtin import builtin_system
 from .units import magneton_ratios, species_mass
 
@@ -95,6 +96,8 @@ def prepare(config: str | os.PathLike | dict | Config) -> Calculation:
         from .frozen_phonon.builder import wannier_system
         system, grid, inputs, pattern, ion_systems = wannier_system(cfg)
         dim, cell = grid.dimension, grid.cell_measure
+    if cfg.get("kmesh", "tolerance") is not None:      # adaptive integration (engine/adaptive.py)
+        grid = adaptive_grid(cfg.tables["kmesh"], grid, cfg.path)
     n_occ = el.get("occupied_bands")
     fermi = el.get("fermi_energy")
     if n_occ is None and fermi is None:
@@ -132,6 +135,12 @@ def compute(calc: Calculation, *, comm=None, checkpoint_dir: str | None = None,
             progress: bool = False, k_resolved=None) -> Integrals | None:
     """Integrate a prepared calculation (on rank 0 returns the integrals, else None)."""
     comm = comm or SerialComm()
+    if isinstance(calc.grid, AdaptiveGrid):
+        return integrate_adaptive(
+            calc.system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
+            gap_tolerance=calc.gap_tolerance, phonon_energy=calc.phonon_energy,
+            adiabatic_cutoff=calc.cutoff, comm=comm, progress=progress, k_resolved=k_resolved,
+            checkpoint=None if checkpoint_dir is None else LevelCheckpoint(checkpoint_dir, calc.fingerprint()))
     checkpoint = None
     if checkpoint_dir is not None:
         interval = float(calc.config.get("run", "checkpoint_interval_s", 120.0))
@@ -150,9 +159,10 @@ def ion_born_charges(calc: Calculation, *, comm=None) -> dict[str, np.ndarray] |
     of that pass are not used).
     """
     out = {}
+    engine = integrate_adaptive if isinstance(calc.grid, AdaptiveGrid) else integrate
     for label, system in calc.ion_systems.items():
-        res = integrate(system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
-                        gap_tolerance=calc.gap_tolerance, comm=comm or SerialComm())
+        res = engine(system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
+                     gap_tolerance=calc.gap_tolerance, comm=comm or SerialComm())
         if res is not None:
             out[label] = calc.setting.spin_degeneracy * calc.setting.cell_measure * res.born_charge
     return out or None
@@ -181,6 +191,8 @@ def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1,
            charges: dict[str, np.ndarray] | None = None) -> Result:
     """Turn integrals into a :class:`Result` with provenance."""
     result = build_result(integrals, calc.setting, calc.grid.describe(), calc.cutoff)
+    if isinstance(integrals, AdaptiveIntegrals):
+        result.extra["convergence"] = convergence_section(integrals, calc.setting)
     if charges:
         _mode_report(calc, charges, result)
     system_info = {"name": getattr(calc.system, "name", type(calc.system).__name__),

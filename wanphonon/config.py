@@ -31,13 +31,14 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "displacement": {"seedname": (str,), "u": (list,), "ion": (str,)},
     "electrons": {"occupied_bands": (int,), "fermi_energy": _NUMBER, "spin_degeneracy": (int,),
                   "gap_tolerance": _NUMBER},
-    "kmesh": {"size": (list,), "shift": (list,), "batch_size": (int,)},
+    "kmesh": {"size": (list,), "shift": (list,), "batch_size": (int,),
+              "tolerance": _NUMBER, "seed": (list,), "max_points": (int,)},
     "integration": {"order": (int,), "angles": (int,)},
     "phonon": {"species": (str,), "mass_amu": _NUMBER, "valence": (int, float, dict),
                "mode_weight": _NUMBER, "ion": (str,), "pattern": (dict,),
                "phonon_energy_meV": _NUMBER, "adiabatic_cutoff": (bool,)},
     "output": {"k_resolved": (bool,), "plots": (bool,)},
-    "run": {"checkpoint_interval_s": _NUMBER},
+    "run": {"checkpoint_interval_s": _NUMBER, "device": (str,)},
 }
 
 BUILTIN_MODELS = ("graphene_dirac", "cd3as2_dirac", "graphene_dirac_lattice", "cd3as2_dirac_lattice")
