@@ -82,10 +82,10 @@ def test_adiabatic_cutoff_against_the_closed_form():
     cfg["phonon"] = {"phonon_energy_meV": 1e3 * e_p, "adiabatic_cutoff": True}
     r = wanphonon.run(cfg)
     exact = 2 * Z ** 2 * D / (4 * math.pi * (e_p / 2) ** 3)
-    assert r.chi["total"] == pytest.approx(exact, rel=3e-3)
+    assert r.chi["total"] == pytest.approx(exact, rel=1.5e-3)      # tolerance + lattice correction
     k_c = math.sqrt((e_p / 2) ** 2 - D ** 2) / V
     fraction = math.pi * k_c ** 2 * (a / (2 * math.pi)) ** 2
-    assert r.adiabaticity["excluded_fraction"] == pytest.approx(fraction, rel=0.05)
+    assert r.adiabaticity["excluded_fraction"] == pytest.approx(fraction, rel=0.01)
     assert r.extra["convergence"]["excluded_measure_fraction"] == r.adiabaticity["excluded_fraction"]
 
 

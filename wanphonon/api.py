@@ -261,6 +261,8 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
             "complete": not resume,
             "note": "per-k integrands per spin; sum(weight * x) over all files is the grid integral"
                     + ("" if not resume else "; batches done before the restart are missing")}
+    if out_dir is not None and isinstance(integrals, AdaptiveIntegrals):   # the cells, for plots
+        np.savez(os.path.join(out_dir, "adaptive_cells.npz"), centres=integrals.centres, half=integrals.half)
     if out_dir is not None:
         result.write_json(os.path.join(out_dir, "result.json"))
         shutil.rmtree(checkpoint_dir, ignore_errors=True)   # finished: nothing left to resume
