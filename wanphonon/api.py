@@ -28,6 +28,7 @@ from . import __version__
 from .config import Config, from_dict, load
 from .engine.adaptive import AdaptiveGrid, AdaptiveIntegrals, LevelCheckpoint, adaptive_grid, integrate_adaptive
 from .engine.checkpoint import Checkpoint
+from .engine.device import on_device, torch_device
 from .engine.integrate import Integrals, integrate
 from .engine.kresolved import KResolvedRecorder
 from .engine.parallel import SerialComm
@@ -132,12 +133,17 @@ def prepare(config: str | os.PathLike | dict | Config) -> Calculation:
 
 
 def compute(calc: Calculation, *, comm=None, checkpoint_dir: str | None = None,
-            progress: bool = False, k_resolved=None) -> Integrals | None:
-    """Integrate a prepared calculation (on rank 0 returns the integrals, else None)."""
+            progress: bool = False, k_resolved=None, device: str | None = None) -> Integrals | None:
+    """Integrate a prepared calculation (on rank 0 returns the integrals, else None).
+
+    ``device`` (``"numpy"``, ``"gpu"``, ``"cpu"``; default ``[run] device``): where the
+    per-batch work runs (:mod:`wanphonon.engine.device`).
+    """
     comm = comm or SerialComm()
+    system = on_device(calc.system, _device(calc, device))
     if isinstance(calc.grid, AdaptiveGrid):
         return integrate_adaptive(
-            calc.system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
+            system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
             gap_tolerance=calc.gap_tolerance, phonon_energy=calc.phonon_energy,
             adiabatic_cutoff=calc.cutoff, comm=comm, progress=progress, k_resolved=k_resolved,
             checkpoint=None if checkpoint_dir is None else LevelCheckpoint(checkpoint_dir, calc.fingerprint()))
@@ -145,13 +151,19 @@ def compute(calc: Calculation, *, comm=None, checkpoint_dir: str | None = None,
     if checkpoint_dir is not None:
         interval = float(calc.config.get("run", "checkpoint_interval_s", 120.0))
         checkpoint = Checkpoint(checkpoint_dir, calc.fingerprint(), comm.rank, interval)
-    return integrate(calc.system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
+    return integrate(system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
                      gap_tolerance=calc.gap_tolerance, phonon_energy=calc.phonon_energy,
                      adiabatic_cutoff=calc.cutoff, comm=comm, checkpoint=checkpoint,
                      progress=progress, k_resolved=k_resolved)
 
 
-def ion_born_charges(calc: Calculation, *, comm=None) -> dict[str, np.ndarray] | None:
+def _device(calc: Calculation, device: str | None):
+    """The torch device asked for by ``device`` or ``[run] device`` (None: numpy)."""
+    return torch_device(device if device is not None else calc.config.get("run", "device"),
+                        calc.config.path)
+
+
+def ion_born_charges(calc: Calculation, *, comm=None, device: str | None = None) -> dict[str, np.ndarray] | None:
     """Electronic Born charge ``(3, 2)`` of every ion of a multi-ion mode (rank 0; e per cell).
 
     Each ion's own displaced runs give its own dH/du; its Born charge is the
@@ -161,7 +173,7 @@ def ion_born_charges(calc: Calculation, *, comm=None) -> dict[str, np.ndarray] |
     out = {}
     engine = integrate_adaptive if isinstance(calc.grid, AdaptiveGrid) else integrate
     for label, system in calc.ion_systems.items():
-        res = engine(system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
+        res = engine(on_device(system, _device(calc, device)), calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
                      gap_tolerance=calc.gap_tolerance, comm=comm or SerialComm())
         if res is not None:
             out[label] = calc.setting.spin_degeneracy * calc.setting.cell_measure * res.born_charge
@@ -219,10 +231,12 @@ def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1,
 
 
 def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *,
-        resume: bool = False, comm=None, progress: bool = False, overwrite: bool = False) -> Result | None:
+        resume: bool = False, comm=None, progress: bool = False, overwrite: bool = False,
+        device: str | None = None) -> Result | None:
     """Prepare, integrate and (with ``out_dir``) write ``result.json``.
 
-    Returns the :class:`Result` on rank 0 (None on other MPI ranks).
+    ``device`` overrides ``[run] device``.  Returns the :class:`Result` on rank 0
+    (None on other MPI ranks).
     """
     comm = comm or SerialComm()
     calc = prepare(config)
@@ -248,10 +262,10 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
     if out_dir is not None and calc.config.get("output", "k_resolved", False):
         recorder = KResolvedRecorder(os.path.join(out_dir, "k_resolved"), comm.rank)
     integrals = compute(calc, comm=comm, checkpoint_dir=checkpoint_dir, progress=progress,
-                        k_resolved=recorder)
+                        k_resolved=recorder, device=device)
     if recorder is not None:
         recorder.save()
-    charges = ion_born_charges(calc, comm=comm) if calc.ion_systems else None
+    charges = ion_born_charges(calc, comm=comm, device=device) if calc.ion_systems else None
     if comm.rank != 0:
         return None
     result = finish(calc, integrals, ranks=comm.size, charges=charges)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from . import backend
 from .bands import DEFAULT_GAP_TOLERANCE, Eigensystem, check_gap, diagonalize
 from .curvature import (centre_motion_curvature, centre_motion_total, curvature, curvature_trace,
                         second_chern_traces)
@@ -90,7 +91,7 @@ def evaluate(derivs: HamiltonianDerivatives, *, n_occ: int | None = None,
     no = eig.n_occ
     calc = ProjectorCalculus(eig.energies, no)
     v = eig.vectors
-    vh = np.ascontiguousarray(dagger(v))
+    vh = backend.contiguous(dagger(v))
 
     def blocks(x, ou_only=False):
         return eigen_blocks(v, vh, x, no, ou_only)
@@ -100,7 +101,7 @@ def evaluate(derivs: HamiltonianDerivatives, *, n_occ: int | None = None,
     hku = [[blocks(derivs.dkdu[i, a]) for a in range(2)] for i in range(2)]
     pk = [calc.first_order(x) for x in hk]
     pu = [calc.first_order(x) for x in hu]
-    if np.any(derivs.dk[2]):
+    if derivs.dk[2].any():
         pkz = calc.first_order(blocks(derivs.dk[2], ou_only=True))
     else:
         pkz = None
@@ -108,7 +109,7 @@ def evaluate(derivs: HamiltonianDerivatives, *, n_occ: int | None = None,
     # interband matrices D_a[l, n] = <l|d_a H|n>/(E_n - E_l) = C_1(d_a H)[uo]
     d = {name: dagger(p.ou) for name, p in (("kx", pk[0]), ("ky", pk[1]), ("ux", pu[0]), ("uy", pu[1]))}
     chern = second_chern_traces(d)
-    born_charge = np.zeros((derivs.nk, 3, 2))
+    born_charge = backend.zeros((derivs.nk, 3, 2), like=eig.energies, dtype="real")
     for i, ki in enumerate(("kx", "ky")):
         for j, uj in enumerate(("ux", "uy")):
             born_charge[:, i, j] = curvature_trace(d[ki], d[uj])
@@ -120,13 +121,14 @@ def evaluate(derivs: HamiltonianDerivatives, *, n_occ: int | None = None,
 
     if derivs.dpos is not None:
         v_occ = v[:, :, :no]
-        weights = np.einsum("kbn,kbn->kb", np.conj(v_occ), v_occ).real      # occupied weight per orbital
-        born_charge -= np.einsum("kb,aib->kia", weights, derivs.dpos)
+        weights = backend.einsum("kbn,kbn->kb", v_occ.conj(), v_occ).real  # occupied weight per orbital
+        born_charge -= backend.einsum("kb,aib->kia", weights, derivs.dpos)
         chern = second_chern_traces(d, centre_motion_curvature(v_occ, derivs.dpos))
         total = total + centre_motion_total(v, vh, calc.w, hk, d, derivs.dpos, no)
 
-    return KResolved(chern["born_a"], chern["born_b"], chern["energy"], total,
-                     curvature_trace(d["kx"], d["ky"]), born_charge, eig.direct_gap)
+    host = backend.to_numpy          # per-k results always come back to the host
+    return KResolved(host(chern["born_a"]), host(chern["born_b"]), host(chern["energy"]), host(total),
+                     host(curvature_trace(d["kx"], d["ky"])), host(born_charge), eig.direct_gap)
 
 
 def curvature_matrices(derivs: HamiltonianDerivatives, eig: Eigensystem) -> dict[tuple[str, str], np.ndarray]:
@@ -138,7 +140,7 @@ def curvature_matrices(derivs: HamiltonianDerivatives, eig: Eigensystem) -> dict
     """
     no = eig.n_occ
     calc = ProjectorCalculus(eig.energies, no)
-    vh = np.ascontiguousarray(dagger(eig.vectors))
+    vh = backend.contiguous(dagger(eig.vectors))
     ops = {"kx": derivs.dk[0], "ky": derivs.dk[1], "kz": derivs.dk[2], "ux": derivs.du[0],
            "uy": derivs.du[1]}
     d = {name: dagger(calc.first_order(eigen_blocks(eig.vectors, vh, x, no, ou_only=True)).ou)

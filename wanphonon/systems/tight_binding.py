@@ -38,6 +38,7 @@ import numpy as np
 import scipy.fft
 import scipy.sparse
 
+from ..geometry import backend
 from ..geometry.hamiltonian import HamiltonianDerivatives
 
 # Slots of the output stack: H, d_k H (x, y, z), d_u H (x, y), d_k d_u H (xx, xy, yx, yy), where
@@ -101,14 +102,33 @@ class TightBinding:
         return np.stack([np.asarray(every[s], dtype=complex).reshape(len(self.R), n * n)
                          for s in self._slots])
 
-    def derivatives(self, k_cart: np.ndarray) -> HamiltonianDerivatives:
-        """H and derivatives at arbitrary Cartesian k-points ``(nk, 3)``."""
-        k_cart = np.asarray(k_cart, dtype=float)
-        out = self._new_output(len(k_cart))
-        phase = np.exp(1j * (k_cart @ self._r_cart.T))           # (nk, nR)
+    def derivatives(self, k_cart) -> HamiltonianDerivatives:
+        """H and derivatives at arbitrary Cartesian k-points ``(nk, 3)``.
+
+        ``k_cart`` may be a torch tensor (float64): the sums then run on its device
+        and the derivatives are tensors there (:mod:`wanphonon.geometry.backend`).
+        """
+        if not backend.is_torch(k_cart):
+            k_cart = np.asarray(k_cart, dtype=float)
+        stack, r_cart = self._on(k_cart, "_stack"), self._on(k_cart, "_r_cart")
+        out = self._new_output(len(k_cart), k_cart)
+        phase = backend.exp(1j * (k_cart @ r_cart.T))             # (nk, nR)
         for m, s in enumerate(self._slots):
-            np.matmul(phase, self._stack[m], out=out[s])
+            if backend.is_torch(out):
+                out[s] = phase @ stack[m]
+            else:
+                np.matmul(phase, stack[m], out=out[s])
         return self._convention_one(k_cart, out)
+
+    def _on(self, like, name: str):
+        """The array attribute ``name`` on the backend and device of ``like`` (cached per device)."""
+        if not backend.is_torch(like):
+            return getattr(self, name)
+        cache = self.__dict__.setdefault("_device_cache", {})
+        key = (str(like.device), name)
+        if key not in cache:
+            cache[key] = backend.like(like, getattr(self, name))
+        return cache[key]
 
     def derivatives_fft(self, n_fft: tuple[int, int, int], shift_red: np.ndarray,
                         k_cart: np.ndarray) -> HamiltonianDerivatives:
@@ -126,7 +146,7 @@ class TightBinding:
         folded = self._folding(n_fft).multiply(
             np.exp(2j * np.pi * (self.R @ shift_red))[None, :]).tocsr()
         axes = tuple(a for a in range(3) if n_fft[a] > 1)
-        out = self._new_output(n_tot)
+        out = self._new_output(n_tot, k_cart)
         for m, s in enumerate(self._slots):
             grid = (folded @ self._stack[m]).reshape(*n_fft, -1)
             if axes:  # the unnormalised inverse transform: sum_r e^{+2 pi i j.r/n}
@@ -134,10 +154,11 @@ class TightBinding:
             out[s] = grid.reshape(n_tot, -1)
         return self._convention_one(k_cart, out)
 
-    def _new_output(self, nk: int) -> np.ndarray:
-        """``(10, nk, N*N)`` complex; the d_kz H slot is zero for planar models."""
+    def _new_output(self, nk: int, like) -> np.ndarray:
+        """``(10, nk, N*N)`` complex on the backend of ``like``; the d_kz H slot is zero for
+        planar models."""
         n = self.num_bands
-        out = np.empty((_N_SLOTS, nk, n * n), dtype=complex)
+        out = backend.empty((_N_SLOTS, nk, n * n), like=like)
         if self._planar:
             out[_SLOT_KZ] = 0.0
         return out
@@ -162,9 +183,9 @@ class TightBinding:
         nk, n = len(k_cart), self.num_bands
         out = out.reshape(_N_SLOTS, nk, n, n)
         if np.any(self.centres):
-            ph = np.exp(1j * (k_cart @ self.centres.T))           # (nk, N): e^{i k.tau_a}
-            gauge = np.conj(ph)[:, :, None] * ph[:, None, :]       # e^{i k.(tau_b - tau_a)}
+            ph = backend.exp(1j * (k_cart @ self._on(k_cart, "centres").T))   # (nk, N): e^{i k.tau_a}
+            gauge = ph.conj()[:, :, None] * ph[:, None, :]         # e^{i k.(tau_b - tau_a)}
             for s in self._slots:
                 out[s] *= gauge
-        dpos = np.swapaxes(self.dcentres, 1, 2) if np.any(self.dcentres) else None
+        dpos = backend.like(k_cart, np.swapaxes(self.dcentres, 1, 2)) if np.any(self.dcentres) else None
         return HamiltonianDerivatives(out[0], out[1:4], out[4:6], out[6:10].reshape(2, 2, nk, n, n), dpos)
