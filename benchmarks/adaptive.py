@@ -14,7 +14,8 @@ Two small-gap lattice models (benchmarks/README.md, "Adaptive integration"):
 For each: the uniform engine on meshes doubled in every direction (equal k-spacing:
 ``n_i`` proportional to the reciprocal vector's length) until the finest one's error,
 extrapolated from the last two differences (exponential convergence: each doubling
-squares the error), is below 1e-6 relative on chi total; the finest is the reference.  The smallest mesh of the sequence within ``tolerance`` (1e-3) of the
+squares the error), is below 1e-6 relative on chi total, or the list ends (the estimate is
+printed); the finest is the reference.  The smallest mesh of the sequence within ``tolerance`` (1e-3) of the
 reference is "the uniform grid"; the adaptive run asks for ``tolerance = 1e-3``.
 Ratios: adaptive k-points / uniform k-points, and the median times (``api.compute``,
 one core, interleaved repeats).  Lines ``name: value``; ``#`` lines give details.
