@@ -25,7 +25,8 @@ try:
 except ImportError:
     torch = None
 
-needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed (pip install 'wanphonon[gpu]')")
+needs_torch = pytest.mark.skipif(torch is None,
+                                 reason="torch is not installed (pip install 'wanphonon[gpu]')")
 
 CONFIGS = {
     "graphene_lattice": {"model": {"name": "graphene_dirac_lattice", "delta": 0.3, "zeta": 0.5, "v": 1.0,

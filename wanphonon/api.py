@@ -26,7 +26,8 @@ import numpy as np
 
 from . import __version__
 from .config import Config, from_dict, load
-from .engine.adaptive import AdaptiveGrid, AdaptiveIntegrals, LevelCheckpoint, adaptive_grid, integrate_adaptive
+from .engine.adaptive import (AdaptiveGrid, AdaptiveIntegrals, LevelCheckpoint, adaptive_grid,
+                              integrate_adaptive)
 from .engine.checkpoint import Checkpoint
 from .engine.device import on_device, torch_device
 from .engine.integrate import Integrals, integrate
@@ -146,7 +147,8 @@ def compute(calc: Calculation, *, comm=None, checkpoint_dir: str | None = None,
             system, calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
             gap_tolerance=calc.gap_tolerance, phonon_energy=calc.phonon_energy,
             adiabatic_cutoff=calc.cutoff, comm=comm, progress=progress, k_resolved=k_resolved,
-            checkpoint=None if checkpoint_dir is None else LevelCheckpoint(checkpoint_dir, calc.fingerprint()))
+            checkpoint=None if checkpoint_dir is None
+            else LevelCheckpoint(checkpoint_dir, calc.fingerprint()))
     checkpoint = None
     if checkpoint_dir is not None:
         interval = float(calc.config.get("run", "checkpoint_interval_s", 120.0))
@@ -163,7 +165,8 @@ def _device(calc: Calculation, device: str | None):
                         calc.config.path)
 
 
-def ion_born_charges(calc: Calculation, *, comm=None, device: str | None = None) -> dict[str, np.ndarray] | None:
+def ion_born_charges(calc: Calculation, *, comm=None,
+                     device: str | None = None) -> dict[str, np.ndarray] | None:
     """Electronic Born charge ``(3, 2)`` of every ion of a multi-ion mode (rank 0; e per cell).
 
     Each ion's own displaced runs give its own dH/du; its Born charge is the
@@ -173,8 +176,9 @@ def ion_born_charges(calc: Calculation, *, comm=None, device: str | None = None)
     out = {}
     engine = integrate_adaptive if isinstance(calc.grid, AdaptiveGrid) else integrate
     for label, system in calc.ion_systems.items():
-        res = engine(on_device(system, _device(calc, device)), calc.grid, n_occ=calc.n_occ, fermi_energy=calc.fermi_energy,
-                     gap_tolerance=calc.gap_tolerance, comm=comm or SerialComm())
+        res = engine(on_device(system, _device(calc, device)), calc.grid, n_occ=calc.n_occ,
+                     fermi_energy=calc.fermi_energy, gap_tolerance=calc.gap_tolerance,
+                     comm=comm or SerialComm())
         if res is not None:
             out[label] = calc.setting.spin_degeneracy * calc.setting.cell_measure * res.born_charge
     return out or None

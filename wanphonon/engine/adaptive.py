@@ -16,7 +16,8 @@ is resolved (``docs/performance.md``).
 
 Refinement proceeds in *levels*.  After each level the cells whose errors on
 chi total are largest are split (the fewest whose errors add up to the excess
-over 0.8 of the target, ``tolerance * |chi_total|``), along the axis with the
+over 0.8 of the target, ``tolerance * |chi_total|``, or ``tolerance * 1e-6 int |T|``
+where chi total cancels), along the axis with the
 largest fourth difference of the integrand; so are the cells that do not
 resolve the direct gap: ``max gap / min gap > GAP_RATIO`` over the cell's points
 (a Dirac pocket of gap Delta has width ~ Delta / v; a cell that spans a much
@@ -392,6 +393,12 @@ def _summary(grid: AdaptiveGrid, state: AdaptiveState, unresolved: np.ndarray, l
     return entry
 
 
+def _scale(state: AdaptiveState, summary: dict) -> float:
+    """|chi_total|, or 1e-6 of the integral of |T| where chi_total cancels (vanishes by symmetry)."""
+    magnitude = float(np.abs(state.rows[:, _C_Q7 + _TOTAL]).sum())
+    return max(abs(summary["value_total"]), 1e-6 * magnitude)
+
+
 def _select(grid: AdaptiveGrid, state: AdaptiveState, unresolved: np.ndarray,
             target: float) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the cells to halve (ascending) and the axis of each."""
@@ -456,8 +463,9 @@ def integrate_adaptive(system, grid: AdaptiveGrid, *, n_occ=None, fermi_energy=N
     """Integrate every quantity of ``system`` adaptively (module docstring).
 
     Returns :class:`AdaptiveIntegrals` on rank 0 and None on the other ranks.
-    ``progress``: one log line per level at INFO level (else DEBUG).  Arguments as :func:`wanphonon.engine.integrate.integrate`; ``checkpoint``
-    saves and restores the state after every level.
+    Arguments as :func:`wanphonon.engine.integrate.integrate`; ``checkpoint`` saves and
+    restores the state after every level; ``progress``: the log line of each level at
+    INFO level (else DEBUG).
     """
     comm = comm or SerialComm()
     kw = dict(n_occ=n_occ, fermi_energy=fermi_energy, gap_tolerance=gap_tolerance,
@@ -474,13 +482,14 @@ def integrate_adaptive(system, grid: AdaptiveGrid, *, n_occ=None, fermi_energy=N
     while True:
         h = state.history[-1]
         unresolved = _unresolved(grid, state, floor)
-        target = grid.tolerance * abs(h["value_total"])
+        target = grid.tolerance * _scale(state, h)
         if comm.rank == 0:
-            log.log(logging.INFO if progress else logging.DEBUG, "adaptive level %d: %d k-points, %d cells, chi_total/g = %.10e +- %.2e "
-                     "(relative %.2e, tolerance %.1e), %d cells not resolving the gap", h["level"],
-                     h["points"], h["cells"], h["value_total"], h["error_total"],
-                     h["error_total"] / max(abs(h["value_total"]), 1e-300), grid.tolerance,
-                     h["unresolved_cells"])
+            log.log(logging.INFO if progress else logging.DEBUG,
+                    "adaptive level %d: %d k-points, %d cells, chi_total/g = %.10e +- %.2e "
+                    "(relative %.2e, tolerance %.1e), %d cells not resolving the gap", h["level"],
+                    h["points"], h["cells"], h["value_total"], h["error_total"],
+                    h["error_total"] / max(abs(h["value_total"]), 1e-300), grid.tolerance,
+                    h["unresolved_cells"])
         if h["error_total"] <= target and not unresolved.any():
             converged = True
             break
@@ -497,9 +506,10 @@ def integrate_adaptive(system, grid: AdaptiveGrid, *, n_occ=None, fermi_energy=N
         new_rows = _evaluate_level(system, grid, c, hw, comm, kw)
         keep = np.ones(len(state.rows), bool)
         keep[split] = False
-        state = AdaptiveState(np.concatenate([state.centres[keep], c]), np.concatenate([state.half[keep], hw]),
-                              np.concatenate([state.rows[keep], new_rows]), state.points + new_points,
-                              state.history)
+        state = AdaptiveState(np.concatenate([state.centres[keep], c]),
+                              np.concatenate([state.half[keep], hw]),
+                              np.concatenate([state.rows[keep], new_rows]),
+                              state.points + new_points, state.history)
         _record(grid, state, floor, comm, checkpoint)
     if comm.rank != 0:
         return None
@@ -514,7 +524,8 @@ def _record(grid: AdaptiveGrid, state: AdaptiveState, floor: float, comm,
         checkpoint.save(state)
 
 
-def _integrals(grid: AdaptiveGrid, state: AdaptiveState, converged: bool, unresolved: int) -> AdaptiveIntegrals:
+def _integrals(grid: AdaptiveGrid, state: AdaptiveState, converged: bool,
+               unresolved: int) -> AdaptiveIntegrals:
     rows, h = state.rows, state.history[-1]
     q = rows[:, _C_Q7:_C_Q7 + _NB].sum(axis=0)
     vol = np.prod(2 * state.half, axis=1) / grid.cell_measure
