@@ -22,7 +22,7 @@ def batch_levels(calc: Calculation, batch, keep=slice(None)) -> tuple[np.ndarray
 
 def gap_survey(calc: Calculation) -> dict:
     """Smallest direct gap over the grid and the largest occupied / smallest empty level (eV)."""
-    grid = calc.grid
+    grid = getattr(calc.grid, "survey", None) or calc.grid     # adaptive runs: their uniform mesh
     smallest, where, top, bottom = np.inf, None, -np.inf, np.inf
     for b in range(grid.n_batches):
         batch = grid.batch(b)
@@ -45,7 +45,7 @@ def check(config) -> dict:
            "num_bands": calc.system.num_bands, "occupied_bands": calc.n_occ,
            "fermi_energy": calc.fermi_energy, "grid": calc.grid.describe(),
            "displacements": calc.config.displacements, "details": info}
-    if hasattr(calc.grid, "reduced_points"):          # lattice models: survey the gap on the mesh
+    if hasattr(getattr(calc.grid, "survey", None) or calc.grid, "reduced_points"):   # lattice models
         out["gap"] = gap_survey(calc)
     return out
 

@@ -149,7 +149,7 @@ def gap_map(calc, out_path: str, phonon_energy_meV: float | None = None) -> str:
     """The direct gap over the Brillouin zone of a 2D lattice system (kz = 0 plane of a 3D one),
     with the contour where it equals the phonon energy (the adiabatic limit needs gap > E_p)."""
     from .check import batch_levels
-    grid = calc.grid
+    grid = getattr(calc.grid, "survey", None) or calc.grid     # adaptive runs: their uniform mesh
     n = grid.mesh[:2]
     k_red, gaps = [], []
     for b in range(grid.n_batches):

@@ -160,10 +160,13 @@ class AdaptiveGrid:
     seed: cells per reduced direction at the start (``seed[2] = 1`` in 2D).
     tolerance: relative error asked for on chi total.
     max_points: k-point budget.  batch_size: k-points per batch (whole cells).
+    survey: the uniform grid of ``[kmesh] size``, on which ``wanphonon check`` and
+    ``wanphonon plot`` survey the gap (not used by the integration).
     """
 
     def __init__(self, lattice, dimension: int, seed, tolerance: float,
-                 max_points: int = DEFAULT_MAX_POINTS, batch_size: int = 4096):
+                 max_points: int = DEFAULT_MAX_POINTS, batch_size: int = 4096, survey=None):
+        self.survey = survey
         self.lattice = np.asarray(lattice, float)
         self.dimension = int(dimension)
         self.seed = tuple(int(s) for s in seed)
@@ -233,7 +236,8 @@ def adaptive_grid(kmesh: dict, uniform, path: str | None = None) -> AdaptiveGrid
     if max_points < 1:
         raise ConfigError(f"[kmesh] max_points = {max_points} must be positive", path=path,
                           fix=f"e.g. max_points = {DEFAULT_MAX_POINTS}")
-    return AdaptiveGrid(uniform.lattice, dim, seed, tol, max_points, kmesh.get("batch_size", 4096))
+    return AdaptiveGrid(uniform.lattice, dim, seed, tol, max_points, kmesh.get("batch_size", 4096),
+                        survey=uniform)
 
 
 # --------------------------------------------------------------------------- evaluation
