@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -18,7 +22,7 @@ import wanphonon
 import wanphonon.engine.adaptive as adaptive
 from wanphonon.errors import ConfigError
 
-from test_parallel import assert_same, cli, needs_mpiexec, result
+from test_parallel import ENV, MPIEXEC, ROOT, assert_same, cli, needs_mpiexec, result
 
 D, Z, V = 0.05, 0.5, 1.0          # graphene: mass (eV), coupling (eV/A), velocity (eV A)
 
@@ -143,3 +147,46 @@ def test_mpi_ranks_give_the_serial_answer(tmp_path, adaptive_toml, ranks):
     assert_same(res, ref, rel=1e-12)
     assert res["convergence"]["levels"] == ref["convergence"]["levels"]
     assert len(ref["convergence"]["levels"]) > 5
+
+
+@needs_mpiexec
+def test_sigkill_with_two_ranks_then_serial_resume(tmp_path):
+    """A 2-rank run killed (SIGKILL, every rank) after its third level, resumed serially:
+    the answer of an uninterrupted serial run (same levels, same numbers)."""
+    path = tmp_path / "long.toml"
+    path.write_text('[model]\nname = "graphene_dirac_lattice"\ndelta = 0.05\nzeta = 0.5\nv = 1.0\n'
+                    'a = 1.0\n[kmesh]\nsize = [8, 8, 1]\ntolerance = 1e-7\nbatch_size = 68\n')
+    ref_proc = cli(str(path), "--out", str(tmp_path / "ref"))
+    assert ref_proc.returncode == 0, ref_proc.stderr
+    ref = result(tmp_path / "ref")
+    out = str(tmp_path / "out")
+    cmd = [MPIEXEC, "-n", "2", sys.executable, "-m", "wanphonon.cli", "run", str(path), "--out", out, "-q"]
+    proc = subprocess.Popen(cmd, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    marker = os.path.join(out, "checkpoint", "adaptive.npz")
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            assert proc.poll() is None, "the run ended before it was killed"
+            assert time.monotonic() < deadline, "no third level after 60 s"
+            if os.path.exists(marker):
+                try:
+                    with np.load(marker) as data:
+                        if len(data["history"]) >= 3:
+                            break
+                except (OSError, ValueError, KeyError):
+                    pass                       # being replaced right now
+            time.sleep(0.002)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not os.path.exists(os.path.join(out, "result.json")), "killed too late: run had finished"
+    with np.load(marker) as data:
+        levels_done = len(data["history"])
+    resumed = cli(str(path), "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    res = result(out)
+    assert_same(res, ref, rel=1e-12)
+    assert res["convergence"]["levels"] == ref["convergence"]["levels"]
+    assert 3 <= levels_done < len(ref["convergence"]["levels"])
+    assert not os.path.exists(os.path.join(out, "checkpoint"))
