@@ -190,3 +190,16 @@ def test_sigkill_with_two_ranks_then_serial_resume(tmp_path):
     assert res["convergence"]["levels"] == ref["convergence"]["levels"]
     assert 3 <= levels_done < len(ref["convergence"]["levels"])
     assert not os.path.exists(os.path.join(out, "checkpoint"))
+
+
+def test_refinement_plot_and_cells_file(tmp_path):
+    from wanphonon.commands.plots import plots_for
+    cfg = graphene(1.0, 1e-3)
+    res = wanphonon.run(cfg, out_dir=str(tmp_path))
+    with np.load(tmp_path / "adaptive_cells.npz") as f:
+        # the final cells tile the zone: their areas add up to 1 (reduced units)
+        assert np.prod(2 * f["half"], axis=1).sum() == pytest.approx(1.0, rel=1e-14)
+        assert len(f["centres"]) == res.extra["convergence"]["cells"]
+    paths = plots_for(cfg, res, str(tmp_path))
+    assert str(tmp_path / "adaptive_refinement.png") in paths
+    assert (tmp_path / "adaptive_refinement.png").stat().st_size > 10_000
