@@ -246,7 +246,7 @@ def adaptive_grid(kmesh: dict, uniform, path: str | None = None) -> AdaptiveGrid
 def _cell_rows(grid: AdaptiveGrid, batch: KBatch, half: np.ndarray, values, include: np.ndarray,
                below: np.ndarray) -> np.ndarray:
     """Per-cell rows (:data:`N_CELL_COLUMNS`) from the per-k values of one batch."""
-    rule, d = grid.rule, grid.dimension
+    rule = grid.rule
     nc, n = len(half), rule.n
     per_k = np.concatenate([np.stack([getattr(values, name) for name in BASE[:5]], -1),
                             values.born_charge.reshape(-1, 6)], axis=1).reshape(nc, n, _NB)
