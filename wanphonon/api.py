@@ -30,7 +30,10 @@ import numpy as np
 
 from . import __version__
 from .config import Config, from_dict, load
+from .engine.adaptive import (AdaptiveGrid, AdaptiveIntegrals, LevelCheckpoint, adaptive_grid,
+                              integrate_adaptive)
 from .engine.checkpoint import Checkpoint
+from .engine.device import on_device, torch_device
 from .engine.grids import SlicedPolarGrid
 from .engine.integrate import Integrals, Occupation, integrate
 from .engine.kresolved import KResolvedRecorder
@@ -38,7 +41,7 @@ from .engine.parallel import SerialComm
 from .engine.prescan import gap_prescan
 from .errors import ConfigError, WanphononError
 from .frozen_phonon.gauge import gauge_uncertainty
-from .results import PhysicalSetting, Result, build_result, kz_resolved
+from .results import PhysicalSetting, Result, build_result, convergence_section, kz_resolved
 from .systems.base import Setup
 from .units import species_mass
 
@@ -106,6 +109,8 @@ def setup(config: str | os.PathLike | dict | Config) -> Calculation:
     """
     cfg = as_config(config)
     s = build(cfg)
+    if cfg.kmesh.tolerance is not None:        # adaptive integration (engine/adaptive.py)
+        s.grid = adaptive_grid(cfg.kmesh, s.grid, cfg.path)
     el, ph = cfg.electrons, cfg.phonon
     n_occ, fermi = el.occupied_bands, el.fermi_energy
     if n_occ is None and fermi is None:
@@ -196,14 +201,25 @@ def _check_electron_count(cfg: Config, s: Setup, spin: int, n_occ: int, valences
 
 
 def compute(calc: Calculation, *, comm=None, checkpoint_dir: str | None = None,
-            progress: bool = False, k_resolved=None) -> Integrals | None:
-    """Integrate a set-up calculation (on rank 0 returns the integrals, else None)."""
+            progress: bool = False, k_resolved=None, device: str | None = None) -> Integrals | None:
+    """Integrate a set-up calculation (on rank 0 returns the integrals, else None).
+
+    ``device`` (``"numpy"``, ``"gpu"``, ``"cpu"``; default ``[run] device``): where the
+    per-batch work runs (:mod:`wanphonon.engine.device`).  Adaptive grids
+    (``[kmesh] tolerance``) go to :func:`wanphonon.engine.adaptive.integrate_adaptive`.
+    """
     comm = comm or SerialComm()
+    system = on_device(calc.system, torch_device(device or calc.config.run.device, calc.config.path))
+    if isinstance(calc.grid, AdaptiveGrid):
+        return integrate_adaptive(
+            system, calc.grid, calc.occupation, comm=comm, progress=progress, k_resolved=k_resolved,
+            checkpoint=None if checkpoint_dir is None
+            else LevelCheckpoint(checkpoint_dir, calc.fingerprint()))
     checkpoint = None
     if checkpoint_dir is not None:
         checkpoint = Checkpoint(checkpoint_dir, calc.fingerprint(), comm.rank,
                                 calc.config.run.checkpoint_interval_s)
-    return integrate(calc.system, calc.grid, calc.occupation, comm=comm, checkpoint=checkpoint,
+    return integrate(system, calc.grid, calc.occupation, comm=comm, checkpoint=checkpoint,
                      progress=progress, k_resolved=k_resolved)
 
 
@@ -211,6 +227,8 @@ def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1) -> Result
     """Turn integrals into a :class:`Result` with provenance."""
     result = build_result(integrals, calc.setting, calc.grid.describe(),
                           calc.occupation.adiabatic_cutoff, pattern=calc.setup.pattern)
+    if isinstance(integrals, AdaptiveIntegrals):
+        result.convergence = convergence_section(integrals, calc.setting)
     system_info = {"name": calc.system.name,
                    "num_bands": calc.system.num_bands,
                    "occupied_bands": calc.prescan["occupied_bands"],
@@ -286,10 +304,12 @@ def _has_checkpoint(directory: str) -> bool:
 
 
 def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *,
-        resume: bool = False, comm=None, progress: bool = False, overwrite: bool = False) -> Result | None:
+        resume: bool = False, comm=None, progress: bool = False, overwrite: bool = False,
+        device: str | None = None) -> Result | None:
     """Set up, integrate and (with ``out_dir``) write ``result.json`` and ``summary.txt``.
 
-    Returns the :class:`Result` on rank 0 (None on other MPI ranks).
+    ``device`` overrides ``[run] device``.  Returns the :class:`Result` on rank 0
+    (None on other MPI ranks).
     """
     comm = comm or SerialComm()
     calc = setup(config)
@@ -300,7 +320,7 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
     if out_dir is not None and calc.config.output.k_resolved:
         recorder = KResolvedRecorder(os.path.join(out_dir, "k_resolved"), comm.rank)
     integrals = compute(calc, comm=comm, checkpoint_dir=checkpoint_dir, progress=progress,
-                        k_resolved=recorder)
+                        k_resolved=recorder, device=device)
     if recorder is not None:
         recorder.save()
     try:
@@ -318,6 +338,8 @@ def run(config: str | os.PathLike | dict | Config, out_dir: str | None = None, *
             "complete": not resume,
             "note": "per-k integrands per spin; sum(weight * x) over all files is the grid integral"
                     + ("" if not resume else "; batches done before the restart are missing")}
+    if out_dir is not None and isinstance(integrals, AdaptiveIntegrals):   # the cells, for plots
+        np.savez(os.path.join(out_dir, "adaptive_cells.npz"), centres=integrals.centres, half=integrals.half)
     if out_dir is not None:
         result.write_summary(os.path.join(out_dir, "summary.txt"))
         result.write_json(os.path.join(out_dir, "result.json"))

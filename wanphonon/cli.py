@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true",
                    help="replace an existing result.json or checkpoint and start again")
     r.add_argument("--plot", action="store_true", help="also draw the model's figures (PNG)")
+    r.add_argument("--device", choices=("numpy", "gpu", "cuda", "cpu"), default=None,
+                   help="where the per-batch work runs: numpy (default), gpu (PyTorch on CUDA), "
+                        "cpu (PyTorch on the CPU, for testing); overrides [run] device")
     c = sub.add_parser("check", help="validate inputs and summarise them (no integrals)")
     c.add_argument("config", help="TOML configuration file")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -66,7 +69,8 @@ def _run(args, comm) -> int:
     try:
         with terminate_raises():
             result = run(config, args.out, resume=args.resume, comm=comm,
-                         progress=not args.quiet, overwrite=args.overwrite)
+                         progress=not args.quiet, overwrite=args.overwrite,
+                         device=args.device)
     except AlreadyFinished as exc:
         if comm.rank == 0:
             print(f"wanphonon: {exc.problem}: {exc.path}")

@@ -76,11 +76,15 @@ class ElectronSettings:
 
 @dataclass(frozen=True)
 class KMeshSettings:
-    """``[kmesh]``: uniform mesh ``size`` (``n3 = 1``: 2D), ``shift`` in grid steps."""
+    """``[kmesh]``: uniform mesh ``size`` (``n3 = 1``: 2D), ``shift`` in grid steps; with
+    ``tolerance`` the adaptive integrator (:mod:`wanphonon.engine.adaptive`) instead."""
 
     size: tuple[int, int, int] | None = None
     shift: tuple[float, float, float] = (0.0, 0.0, 0.0)
     batch_size: int | None = None
+    tolerance: float | None = None        # relative, on chi total: adaptive integration
+    seed: tuple[int, int, int] | None = None   # adaptive: seed cells per reduced direction
+    max_points: int | None = None          # adaptive: k-point budget
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ class RunSettings:
     """``[run]``: how a run is carried out (never what it computes)."""
 
     checkpoint_interval_s: float = 120.0
+    device: str = "numpy"                  # "numpy", "gpu" (= "cuda") or "cpu" (torch): engine/device.py
 
 
 #: Table name -> (settings class, {key: accepted Python types}).
@@ -137,14 +142,15 @@ TABLES: dict[str, tuple[type, dict[str, tuple]]] = {
     "displacement": (Displacement, {"seedname": (str,), "u": (list,), "ion": (str,)}),
     "electrons": (ElectronSettings, {"occupied_bands": (int,), "fermi_energy": _NUMBER,
                                      "spin_degeneracy": (int,), "gap_tolerance": _NUMBER}),
-    "kmesh": (KMeshSettings, {"size": (list,), "shift": (list,), "batch_size": (int,)}),
+    "kmesh": (KMeshSettings, {"size": (list,), "shift": (list,), "batch_size": (int,),
+                              "tolerance": _NUMBER, "seed": (list,), "max_points": (int,)}),
     "integration": (IntegrationSettings, {"order": (int,), "angles": (int,)}),
     "phonon": (PhononSettings, {"species": (str,), "mass_amu": _NUMBER,
                                 "valence": (int, float, dict), "mode_weight": _NUMBER,
                                 "ion": (str,), "pattern": (dict,), "phonon_energy_meV": _NUMBER,
                                 "adiabatic_cutoff": (bool,)}),
     "output": (OutputSettings, {"k_resolved": (bool,), "plots": (bool,)}),
-    "run": (RunSettings, {"checkpoint_interval_s": _NUMBER}),
+    "run": (RunSettings, {"checkpoint_interval_s": _NUMBER, "device": (str,)}),
 }
 #: Tables that change how a run is carried out, not its numbers (free to change before --resume).
 EXECUTION_TABLES = ("run", "output")
@@ -354,7 +360,22 @@ def _kmesh(k: dict, needed: bool, where: str) -> KMeshSettings:
     if batch is not None and batch < 1:
         raise ConfigError(f"[kmesh] batch_size = {batch} must be positive", path=where,
                           fix="leave it out (a default follows from the model size) or give e.g. 1024")
-    return KMeshSettings(None if size is None else tuple(size), tuple(float(x) for x in shift), batch)
+    tol = k.get("tolerance")
+    if tol is not None and not tol > 0:
+        raise ConfigError(f"[kmesh] tolerance = {tol} must be positive", path=where,
+                          fix="e.g. tolerance = 1e-3 (relative error on chi total)")
+    seed = k.get("seed")
+    if seed is not None and (len(seed) != 3 or not all(isinstance(n, int) and not isinstance(n, bool)
+                                                       and n > 0 for n in seed)):
+        raise ConfigError(f"[kmesh] seed = {seed} must be three positive integers", path=where,
+                          fix="e.g. seed = [8, 8, 1] (2D) or [4, 4, 4] (3D)")
+    max_points = k.get("max_points")
+    if max_points is not None and max_points < 1:
+        raise ConfigError(f"[kmesh] max_points = {max_points} must be positive", path=where,
+                          fix="e.g. max_points = 20000000")
+    return KMeshSettings(None if size is None else tuple(size), tuple(float(x) for x in shift), batch,
+                         None if tol is None else float(tol), None if seed is None else tuple(seed),
+                         max_points)
 
 
 def _phonon(ph: dict, where: str) -> PhononSettings:
@@ -386,5 +407,9 @@ def _run(r: dict, where: str) -> RunSettings:
     if not interval >= 0:
         raise ConfigError(f"[run] checkpoint_interval_s = {interval} must not be negative", path=where,
                           fix="give seconds between checkpoints, e.g. 120 (0: after every batch)")
-    return RunSettings(float(interval))
+    device = r.get("device", "numpy")
+    if device not in ("numpy", "gpu", "cuda", "cpu"):
+        raise ConfigError(f"[run] device = {device!r} is not known", path=where,
+                          fix='use "numpy" (default), "gpu" (PyTorch on CUDA) or "cpu" (PyTorch on the CPU)')
+    return RunSettings(float(interval), device)
 

@@ -363,3 +363,32 @@ def kz_resolved(integrals: Integrals, kz: np.ndarray, kz_weights: np.ndarray, sp
               for i in order]
     return {"kz": kz[order].tolist(), "units": "1/Angstrom^2 per slice",
             "chi": {key: [v[key] for v in values] for key in CHI_KEYS}}
+
+
+def convergence_section(integrals, setting: PhysicalSetting) -> dict:
+    """The ``convergence`` section of an adaptive run (``engine/adaptive.py``).
+
+    Every chi term's estimate and error estimate (spin degeneracy applied, chi
+    units), the Born charge's error (same units as ``born_charge``), and per level
+    the k-points evaluated so far, the cells, chi_total and its error estimate.
+    The error estimate of a term is the sum over cells of ``|Q7 - Q5|``
+    (docs/performance.md).
+    """
+    g = setting.spin_degeneracy
+    chi = chi_terms(integrals.values, g)
+    err = integrals.errors
+    z_scale = g * (setting.cell_measure if setting.cell_measure is not None else 1.0)
+    z_err = np.array([err[f"Z_{c}"] for c in ("xx", "xy", "yx", "yy", "zx", "zy")]).reshape(3, 2)
+    levels = [{"level": h["level"], "k_points": h["points"], "cells": h["cells"],
+               "unresolved_cells": h["unresolved_cells"], "chi_total": g * h["value_total"],
+               "error_total": g * h["error_total"]} for h in integrals.history]
+    return {"method": "adaptive", "rule": "Genz-Malik degree 7 per cell, error |Q7 - Q5| (degree 5)",
+            "tolerance": integrals.tolerance, "converged": integrals.converged,
+            "relative_error_total": err["total"] / abs(integrals.values["total"])
+            if integrals.values["total"] else None,
+            "k_points": integrals.points, "cells": len(integrals.centres),
+            "unresolved_cells": integrals.unresolved_cells,
+            "chi": chi, "chi_error": {k: g * err[k] for k in CHI_KEYS},
+            "born_charge_error": (z_scale * z_err).tolist(),
+            "excluded_measure_fraction": integrals.excluded_fraction,
+            "levels": levels}

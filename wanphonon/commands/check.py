@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..api import Calculation, setup
+from ..engine.adaptive import survey_grid
 from ..engine.grids import UniformGrid
 from ..engine.integrate import batch_derivatives
 from ..errors import WanphononError
@@ -28,7 +29,7 @@ def batch_levels(calc: Calculation, batch, keep=slice(None)) -> tuple[np.ndarray
 
 def gap_survey(calc: Calculation) -> dict:
     """Smallest direct gap over the grid and the largest occupied / smallest empty level (eV)."""
-    grid = calc.grid
+    grid = survey_grid(calc.grid)            # adaptive runs: their uniform mesh
     smallest, where, top, bottom = np.inf, None, -np.inf, np.inf
     for b in range(grid.n_batches):
         batch = grid.batch(b)
@@ -67,7 +68,7 @@ def _report(calc: Calculation) -> dict:
            "spin_degeneracy": calc.setting.spin_degeneracy, "spin_source": calc.setting.spin_source,
            "grid": calc.grid.describe(), "displacements": calc.config.raw.get("displacement", []),
            "details": info, "prescan": calc.prescan, "warnings": list(calc.warnings)}
-    if isinstance(calc.grid, UniformGrid):             # lattice models: survey the gap on the mesh
+    if isinstance(survey_grid(calc.grid), UniformGrid):   # lattice models: survey the gap on the mesh
         out["gap"] = gap_survey(calc)
     return out
 

@@ -40,6 +40,10 @@ def plots_for(config, result: Result, out_dir: str) -> list[str]:
         paths.append(graphene_delta_sweep(cfg, os.path.join(out_dir, "graphene_terms_vs_delta.png")))
     if result.kz_resolved is not None:
         paths.append(cd3as2_kz_contributions(cfg, result, os.path.join(out_dir, "kz_contributions.png")))
+    cells = os.path.join(out_dir, "adaptive_cells.npz")
+    if result.convergence is not None and os.path.exists(cells):
+        paths.append(adaptive_refinement(setup(cfg), cells, result.convergence,
+                                         os.path.join(out_dir, "adaptive_refinement.png")))
     return paths
 
 
@@ -144,8 +148,9 @@ def path_contributions(calc, path: str, out_path: str, npoints: int = 300) -> st
 def gap_map(calc, out_path: str, phonon_energy_meV: float | None = None) -> str:
     """The direct gap over the Brillouin zone of a 2D lattice system (kz = 0 plane of a 3D one),
     with the contour where it equals the phonon energy (the adiabatic limit needs gap > E_p)."""
+    from ..engine.adaptive import survey_grid
     from .check import batch_levels
-    grid = calc.grid
+    grid = survey_grid(calc.grid)            # adaptive runs: their uniform mesh
     n = grid.mesh[:2]
     k_red, gaps = [], []
     for b in range(grid.n_batches):
@@ -200,4 +205,52 @@ def kz_profile(k_resolved_dir: str, out_path: str) -> str:
     ax.set_ylabel(r"$\chi_{2D}(k_z)$ (1/$\AA^2$, per spin)")
     ax.set_title("per-kz contributions")
     ax.legend(fontsize=8)
+    return _save(fig, out_path)
+
+
+def adaptive_refinement(calc, cells_path: str, convergence: dict, out_path: str,
+                        n_map: int = 128) -> str:
+    """Where an adaptive run refined: its final cells over the gap map, and its convergence.
+
+    Left: the direct gap (eV, log colour scale) on the k_3 = 0 plane of reduced
+    coordinates with the outlines of the final cells (in 3D their projections on
+    the k_1-k_2 plane, so dense outlines mean refinement at some k_3).  Right: the
+    estimate of chi_total's error (``result.json`` ``convergence``) against the
+    k-points evaluated, per level, with the requested tolerance.
+    ``cells_path``: ``adaptive_cells.npz`` of the run (reduced ``centres``, ``half``).
+    """
+    from matplotlib.collections import PolyCollection
+
+    from ..geometry.bands import diagonalize
+    with np.load(cells_path) as f:
+        centres, half = f["centres"], f["half"]
+    u = (np.arange(n_map) + 0.5) / n_map
+    red = np.stack(np.meshgrid(u, u, [0.0], indexing="ij"), -1).reshape(-1, 3)
+    k_cart = red @ calc.grid.reciprocal
+    gaps = []
+    for lo in range(0, len(k_cart), 1024):          # bounded memory: 1024 k-points at a time
+        h = calc.system.derivatives(k_cart[lo:lo + 1024]).H
+        gaps.append(diagonalize(h, n_occ=calc.prescan["occupied_bands"]).direct_gap)
+    img = np.concatenate(gaps).reshape(n_map, n_map)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.3))
+    im = ax1.imshow(img.T, origin="lower", extent=(0, 1, 0, 1), cmap="viridis", aspect="auto",
+                    norm=matplotlib.colors.LogNorm(vmin=max(img.min(), 1e-6), vmax=img.max()))
+    fig.colorbar(im, ax=ax1, label="direct gap (eV)")
+    lo, hi = centres[:, :2] - half[:, :2], centres[:, :2] + half[:, :2]
+    boxes = np.stack([lo, np.stack([hi[:, 0], lo[:, 1]], -1), hi, np.stack([lo[:, 0], hi[:, 1]], -1)], 1)
+    ax1.add_collection(PolyCollection(boxes, facecolors="none", edgecolors="white", linewidths=0.3))
+    ax1.set_xlim(0, 1)
+    ax1.set_ylim(0, 1)
+    ax1.set_xlabel(r"$k_1$ (reduced)")
+    ax1.set_ylabel(r"$k_2$ (reduced)")
+    ax1.set_title(f"final cells ({len(centres)}){' projected' if centres.shape[1] == 3 else ''}")
+    levels = convergence["levels"]
+    pts = [lv["k_points"] for lv in levels]
+    rel = [lv["error_total"] / max(abs(lv["chi_total"]), 1e-300) for lv in levels]
+    ax2.loglog(pts, rel, "o-", lw=1.3, label="estimated relative error of chi total")
+    ax2.axhline(convergence["tolerance"], color="k", ls="--", lw=1, label="tolerance")
+    ax2.set_xlabel("k-points evaluated")
+    ax2.set_ylabel("relative error estimate")
+    ax2.set_title("convergence per level")
+    ax2.legend(fontsize=8)
     return _save(fig, out_path)

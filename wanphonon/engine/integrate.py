@@ -178,7 +178,7 @@ GEOMETRY_CHUNK = 64
 def _evaluate_in_chunks(derivs, eig: Eigensystem) -> KResolved:
     """:func:`evaluate` on consecutive slices of the batch (views, no copies), concatenated."""
     nk = derivs.nk
-    if nk <= GEOMETRY_CHUNK:
+    if nk <= GEOMETRY_CHUNK or not isinstance(derivs.H, np.ndarray):   # a device: the whole batch
         return evaluate(derivs, eig)
     parts = []
     for lo in range(0, nk, GEOMETRY_CHUNK):

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import GapClosedError
 from ..geometry.bands import count_occupied
+from .adaptive import survey_grid
 from .grids import UniformGrid
 
 #: Points per reciprocal direction of the pre-scan mesh.
@@ -27,11 +28,12 @@ def gap_prescan(setup, occupation) -> dict:
     model: only the occupation is returned.  Raises :class:`GapClosedError`
     (with the k-point) if the occupation is ill-defined or the gap is closed.
     """
-    if not isinstance(setup.grid, UniformGrid):
+    grid = survey_grid(setup.grid)
+    if not isinstance(grid, UniformGrid):
         n_occ = occupation.n_occ if occupation.n_occ is not None else setup.occupied_bands
         return {"occupied_bands": n_occ, "min_direct_gap_eV": None, "at_k": None, "points": 0}
-    mesh = [min(m, PRESCAN_POINTS) for m in setup.grid.mesh]
-    coarse = UniformGrid(setup.lattice, mesh, setup.grid.shift, batch_size=int(np.prod(mesh)))
+    mesh = [min(m, PRESCAN_POINTS) for m in grid.mesh]
+    coarse = UniformGrid(setup.lattice, mesh, grid.shift, batch_size=int(np.prod(mesh)))
     batch = coarse.batch(0)
     energies = np.linalg.eigvalsh(setup.system.derivatives(batch.k_cart).H)
     try:

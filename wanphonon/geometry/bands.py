@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import GapClosedError
+from . import backend
 
 #: Default smallest admissible direct gap (eV) between occupied and empty levels.
 DEFAULT_GAP_TOLERANCE = 1.0e-4
@@ -23,6 +24,7 @@ class Eigensystem:
 
     energies: ``(nk, N)`` ascending, eV.
     vectors:  ``(nk, N, N)``; column ``n`` of ``vectors[k]`` is ``|n(k)>``.
+    (numpy arrays, or torch tensors on a device: :mod:`.backend`.)
     n_occ:    number of occupied levels (the lowest ones), the same at every k.
     """
 
@@ -32,8 +34,8 @@ class Eigensystem:
 
     @property
     def direct_gap(self) -> np.ndarray:
-        """``E_{n_occ} - E_{n_occ-1}`` per k-point (eV)."""
-        return self.energies[:, self.n_occ] - self.energies[:, self.n_occ - 1]
+        """``E_{n_occ} - E_{n_occ-1}`` per k-point (eV), on the host."""
+        return backend.to_numpy(self.energies[:, self.n_occ] - self.energies[:, self.n_occ - 1])
 
     def subset(self, mask: np.ndarray) -> "Eigensystem":
         """The eigenpairs at the k-points selected by a boolean mask."""
@@ -78,13 +80,14 @@ def diagonalize(hamiltonian: np.ndarray, *, n_occ: int | None = None,
     The gap is not checked here (see :func:`check_gap`), so that the engine can
     first drop k-points excluded by an adiabatic cutoff.
     """
-    energies, vectors = np.linalg.eigh(hamiltonian)
-    finite = np.all(np.isfinite(energies), axis=-1)
+    energies, vectors = backend.eigh(hamiltonian)
+    host = backend.to_numpy(energies)
+    finite = np.all(np.isfinite(host), axis=-1)
     if not np.all(finite):
         raise GapClosedError("the Hamiltonian has non-finite entries (NaN or inf)",
                              index=int(np.flatnonzero(~finite)[0]), gap=float("nan"),
                              fix="check the input Hamiltonian for NaN/inf values")
-    n_occ = count_occupied(energies, n_occ=n_occ, fermi_energy=fermi_energy)
+    n_occ = count_occupied(host, n_occ=n_occ, fermi_energy=fermi_energy)
     return Eigensystem(energies, vectors, n_occ)
 
 
@@ -101,8 +104,8 @@ def check_gap(eig: Eigensystem, gap_tolerance: float = DEFAULT_GAP_TOLERANCE) ->
     if gap[i] < gap_tolerance:
         n = eig.n_occ
         raise GapClosedError(
-            f"the direct gap between level {n} (occupied, {eig.energies[i, n - 1]:.6f} eV) and "
-            f"level {n + 1} (empty, {eig.energies[i, n]:.6f} eV) is {gap[i]:.3e} eV, "
+            f"the direct gap between level {n} (occupied, {float(eig.energies[i, n - 1]):.6f} eV) and "
+            f"level {n + 1} (empty, {float(eig.energies[i, n]):.6f} eV) is {gap[i]:.3e} eV, "
             f"below the tolerance {gap_tolerance:.1e} eV",
             index=i, gap=float(gap[i]),
             fix="the system is metallic or semimetallic here: check the occupation, shift the "

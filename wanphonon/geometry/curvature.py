@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend
 from .projector_chains import Blocks, dagger, trace_product
 
 def curvature(d_a: np.ndarray, d_b: np.ndarray) -> np.ndarray:
     """``Omega_ab = i (D_a^dag D_b - D_b^dag D_a)``, shape ``(nk, n_o, n_o)``."""
-    x = np.conj(np.swapaxes(d_a, -1, -2)) @ d_b
-    return 1j * (x - np.conj(np.swapaxes(x, -1, -2)))
+    x = dagger(d_a) @ d_b
+    return 1j * (x - dagger(x))
 
 
 def curvature_trace(d_a: np.ndarray, d_b: np.ndarray) -> np.ndarray:
     """``Tr Omega_ab = -2 Im tr(D_a^dag D_b)`` per k-point, without forming Omega."""
-    return -2.0 * np.einsum("kli,kli->k", np.conj(d_a), d_b).imag
+    return -2.0 * backend.einsum("kli,kli->k", d_a.conj(), d_b).imag
 
 
 def second_chern_traces(d: dict[str, np.ndarray],
@@ -67,7 +68,7 @@ def centre_motion_curvature(vectors_occ: np.ndarray, dpos: np.ndarray) -> dict[t
     out = {}
     for a, ua in enumerate(("ux", "uy")):
         for i, ki in enumerate(("kx", "ky")):
-            out[ki, ua] = -np.einsum("kbm,b,kbn->kmn", np.conj(vectors_occ), dpos[a, i], vectors_occ)
+            out[ki, ua] = -(dagger(vectors_occ) @ (dpos[a, i][:, None] * vectors_occ))
     return out
 
 
@@ -100,7 +101,7 @@ def centre_motion_total(vectors: np.ndarray, vectors_h: np.ndarray, w: np.ndarra
     ``dpos[a, i, b] = d tau_{b,i} / d u_a``.
     """
     v_occ = vectors[:, :, :n_occ]
-    weights = np.einsum("kbn,kbn->kb", np.conj(v_occ), v_occ).real
+    weights = backend.einsum("kbn,kbn->kb", v_occ.conj(), v_occ).real
     det = dpos[0, 0] * dpos[1, 1] - dpos[0, 1] * dpos[1, 0]
     out = -weights @ det
     d_q = []

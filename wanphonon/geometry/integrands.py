@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from . import backend
 from .bands import Eigensystem
 from .curvature import (centre_motion_curvature, centre_motion_total, curvature_trace,
                         second_chern_traces)
@@ -94,7 +95,7 @@ def evaluate(derivs: HamiltonianDerivatives, eig: Eigensystem) -> KResolved:
     no = eig.n_occ
     calc = ProjectorCalculus(eig.energies, no)
     v = eig.vectors
-    vh = np.ascontiguousarray(dagger(v))
+    vh = backend.contiguous(dagger(v))
 
     def blocks(x, ou_only=False):
         return eigen_blocks(v, vh, x, no, ou_only)
@@ -104,12 +105,12 @@ def evaluate(derivs: HamiltonianDerivatives, eig: Eigensystem) -> KResolved:
     hku = [[blocks(derivs.dkdu[i, a]) for a in range(2)] for i in range(2)]
     pk = [calc.first_order(x) for x in hk]
     pu = [calc.first_order(x) for x in hu]
-    dz = dagger(calc.first_order(blocks(derivs.dk[2], ou_only=True)).ou) if np.any(derivs.dk[2]) else None
+    dz = dagger(calc.first_order(blocks(derivs.dk[2], ou_only=True)).ou) if derivs.dk[2].any() else None
 
     # interband matrices D_a[l, n] = <l|d_a H|n>/(E_n - E_l) = C_1(d_a H)[uo]
     d = {name: dagger(p.ou) for name, p in (("kx", pk[0]), ("ky", pk[1]), ("ux", pu[0]), ("uy", pu[1]))}
     v_occ = v[:, :, :no]
-    weights = np.einsum("kbn,kbn->kb", np.conj(v_occ), v_occ).real   # occupied weight per orbital
+    weights = backend.einsum("kbn,kbn->kb", v_occ.conj(), v_occ).real   # occupied weight per orbital
     born_charge = _born_charge(d, dz, (d["ux"], d["uy"]), derivs.dpos, weights)
     total = total_integrand(calc, hk, hu, hku, pk, pu)
     if derivs.dpos is None:
@@ -118,15 +119,16 @@ def evaluate(derivs: HamiltonianDerivatives, eig: Eigensystem) -> KResolved:
         chern = second_chern_traces(d, centre_motion_curvature(v_occ, derivs.dpos))
         total = total + centre_motion_total(v, vh, calc.w, hk, d, derivs.dpos, no)
 
+    host = backend.to_numpy          # per-k results always come back to the host
     n_ion = 0 if derivs.du_ions is None else derivs.du_ions.shape[0]
     ion_born = np.zeros((derivs.nk, n_ion, 3, 2))
     for m in range(n_ion):
         du = [dagger(calc.first_order(blocks(derivs.du_ions[m, a], ou_only=True)).ou) for a in range(2)]
-        ion_born[:, m] = _born_charge(d, dz, du, None if derivs.dpos_ions is None else derivs.dpos_ions[m],
-                                      weights)
+        ion_born[:, m] = host(_born_charge(d, dz, du, None if derivs.dpos_ions is None
+                                           else derivs.dpos_ions[m], weights))
 
-    return KResolved(chern["born_a"], chern["born_b"], chern["energy"], total,
-                     curvature_trace(d["kx"], d["ky"]), born_charge, ion_born, eig.direct_gap)
+    return KResolved(host(chern["born_a"]), host(chern["born_b"]), host(chern["energy"]), host(total),
+                     host(curvature_trace(d["kx"], d["ky"])), host(born_charge), ion_born, eig.direct_gap)
 
 
 def _born_charge(d: dict, dz, du, dpos, weights) -> np.ndarray:
@@ -134,12 +136,12 @@ def _born_charge(d: dict, dz, du, dpos, weights) -> np.ndarray:
 
     Moving centres ``dpos`` ``(2, 3, N)`` add ``-sum_b w_b(k) d tau_{b,i}/d u_j``.
     """
-    out = np.zeros((len(weights), 3, 2))
+    out = backend.zeros((weights.shape[0], 3, 2), like=weights, dtype="real")
     for j in range(2):
         out[:, 0, j] = curvature_trace(d["kx"], du[j])
         out[:, 1, j] = curvature_trace(d["ky"], du[j])
         if dz is not None:
             out[:, 2, j] = curvature_trace(dz, du[j])
     if dpos is not None:
-        out -= np.einsum("kb,aib->kia", weights, dpos)
+        out -= backend.einsum("kb,aib->kia", weights, dpos)
     return out

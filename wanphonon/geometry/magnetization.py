@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend
 from .projector_chains import Blocks, ProjectorCalculus, dagger, occupied_trace, product_ou
 
 
@@ -44,8 +45,8 @@ def total_integrand(calc: ProjectorCalculus, hk: list[Blocks], hu: list[Blocks],
     # [P_x, P_y]_oo = Z - Z^dag with Z = P_x[ou] P_y[uo], likewise for uu.
     z_oo = pu[0].ou @ dagger(pu[1].ou)
     z_uu = dagger(pu[0].ou) @ pu[1].ou
-    term = 0.5 * (np.einsum("kij,kji->k", a_mat.oo, z_oo - dagger(z_oo))
-                  + np.einsum("kij,kji->k", a_mat.uu, z_uu - dagger(z_uu)))
+    term = 0.5 * (backend.einsum("kij,kji->k", a_mat.oo, z_oo - dagger(z_oo))
+                  + backend.einsum("kij,kji->k", a_mat.uu, z_uu - dagger(z_uu)))
 
     for a, b, sign in ((0, 1, 1.0), (1, 0, -1.0)):
         # M_a[ou]; P^B_a[ou] = -(i/2) w M_a[ou] and P^B_a is Hermitian.
@@ -58,10 +59,10 @@ def total_integrand(calc: ProjectorCalculus, hk: list[Blocks], hu: list[Blocks],
         # a = x: i tr(P^B_x [P_y, P]);  a = y: i tr(P^B_y [P, P_x]) = -i tr(P^B_y [P_x, P]).
         # With [P_b, P] = (-P_b[ou], +P_b[uo]) off the diagonal and t = tr(P^B_a[ou] P_b[uo]):
         # i tr(P^B_a [P_b, P]) = i (t - conj t) = -2 Im t.
-        t = np.einsum("kij,kij->k", pb_ou, np.conj(pu[b].ou))
+        t = backend.einsum("kij,kij->k", pb_ou, pu[b].ou.conj())
         term = term + sign * (-2.0 * t.imag)
 
     # (1/2) tr(P (P_xx P_yy + P_yy P_xx - P_xy P_yx - P_yx P_xy)),  P_ia = p_ku[i][a]
     term = term + 0.5 * (occupied_trace(p_ku[0][0], p_ku[1][1]) + occupied_trace(p_ku[1][1], p_ku[0][0])
                          - occupied_trace(p_ku[0][1], p_ku[1][0]) - occupied_trace(p_ku[1][0], p_ku[0][1]))
-    return np.real(term)
+    return term.real

@@ -29,15 +29,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import backend
+
 
 def dagger(x: np.ndarray) -> np.ndarray:
     """Conjugate transpose of the last two axes."""
-    return np.conj(np.swapaxes(x, -1, -2))
+    return x.swapaxes(-1, -2).conj()
 
 
 def trace_product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``tr(x @ y)`` per k-point for stacks ``(nk, n, m)`` and ``(nk, m, n)``."""
-    return np.einsum("kij,kji->k", x, y)
+    return backend.einsum("kij,kji->k", x, y)
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,9 @@ def eigen_blocks(vectors: np.ndarray, vectors_h: np.ndarray, operator: np.ndarra
     ``d_k d_u H = 0``) gives zero blocks without any product.
     """
     o, u = slice(0, n_occ), slice(n_occ, None)
-    if operator.size and operator.flat[0] == 0 and not operator.any():   # scan only if it may be 0
+    if backend.first_is_zero(operator) and not operator.any():   # scan only if it may be 0
         nk, n = operator.shape[0], operator.shape[-1]
-        zero = np.zeros((nk, n, n), dtype=complex)
+        zero = backend.zeros((nk, n, n), like=operator, dtype="complex")
         return Blocks(None if ou_only else zero[:, o, o], zero[:, o, u],
                       None if ou_only else zero[:, u, u])
     if ou_only:

@@ -38,6 +38,7 @@ import numpy as np
 import scipy.fft
 import scipy.sparse
 
+from ..geometry import backend
 from ..geometry.hamiltonian import HamiltonianDerivatives
 
 # Slots of the output stack: H, d_k H (x, y, z), d_u H (x, y), d_k d_u H (xx, xy, yx, yy), where
@@ -111,14 +112,33 @@ class TightBinding:
         return np.stack([np.asarray(every[s], dtype=complex).reshape(len(self.R), n * n)
                          for s in self._slots])
 
-    def derivatives(self, k_cart: np.ndarray) -> HamiltonianDerivatives:
-        """H and derivatives at arbitrary Cartesian k-points ``(nk, 3)``."""
-        k_cart = np.asarray(k_cart, dtype=float)
-        out = self._new_output(len(k_cart))
-        phase = np.exp(1j * (k_cart @ self._r_cart.T))           # (nk, nR)
+    def derivatives(self, k_cart) -> HamiltonianDerivatives:
+        """H and derivatives at arbitrary Cartesian k-points ``(nk, 3)``.
+
+        ``k_cart`` may be a torch tensor (float64): the sums then run on its device
+        and the derivatives are tensors there (:mod:`wanphonon.geometry.backend`).
+        """
+        if not backend.is_torch(k_cart):
+            k_cart = np.asarray(k_cart, dtype=float)
+        stack, r_cart = self._on(k_cart, "_stack"), self._on(k_cart, "_r_cart")
+        out = self._new_output(len(k_cart), k_cart)
+        phase = backend.exp(1j * (k_cart @ r_cart.T))             # (nk, nR)
         for m, s in enumerate(self._slots):
-            np.matmul(phase, self._stack[m], out=out[s])
+            if backend.is_torch(out):
+                out[s] = phase @ stack[m]
+            else:
+                np.matmul(phase, stack[m], out=out[s])
         return self._convention_one(k_cart, out)
+
+    def _on(self, like, name: str):
+        """The array attribute ``name`` on the backend and device of ``like`` (cached per device)."""
+        if not backend.is_torch(like):
+            return getattr(self, name)
+        cache = self.__dict__.setdefault("_device_cache", {})
+        key = (str(like.device), name)
+        if key not in cache:
+            cache[key] = backend.like(like, getattr(self, name))
+        return cache[key]
 
     def derivatives_fft(self, n_fft: tuple[int, int, int], shift_red: np.ndarray,
                         k_cart: np.ndarray) -> HamiltonianDerivatives:
@@ -136,7 +156,7 @@ class TightBinding:
         folded = self._folding(n_fft).multiply(
             np.exp(2j * np.pi * (self.R @ shift_red))[None, :]).tocsr()
         axes = tuple(a for a in range(3) if n_fft[a] > 1)
-        out = self._new_output(n_tot)
+        out = self._new_output(n_tot, k_cart)
         for m, s in enumerate(self._slots):
             grid = (folded @ self._stack[m]).reshape(*n_fft, -1)
             if axes:  # the unnormalised inverse transform: sum_r e^{+2 pi i j.r/n}
@@ -144,10 +164,11 @@ class TightBinding:
             out[s] = grid.reshape(n_tot, -1)
         return self._convention_one(k_cart, out)
 
-    def _new_output(self, nk: int) -> np.ndarray:
-        """``(n_slots, nk, N*N)`` complex; the d_kz H slot is zero for planar models."""
+    def _new_output(self, nk: int, like) -> np.ndarray:
+        """``(n_slots, nk, N*N)`` complex on the backend of ``like``; the d_kz H slot is zero for
+        planar models."""
         n = self.num_bands
-        out = np.empty((self._n_all, nk, n * n), dtype=complex)
+        out = backend.empty((self._n_all, nk, n * n), like=like)
         if self._planar:
             out[_SLOT_KZ] = 0.0
         return out
@@ -172,16 +193,16 @@ class TightBinding:
         nk, n = len(k_cart), self.num_bands
         out = out.reshape(self._n_all, nk, n, n)
         if np.any(self.centres):
-            ph = np.exp(1j * (k_cart @ self.centres.T))           # (nk, N): e^{i k.tau_a}
-            gauge = np.conj(ph)[:, :, None] * ph[:, None, :]       # e^{i k.(tau_b - tau_a)}
+            ph = backend.exp(1j * (k_cart @ self._on(k_cart, "centres").T))   # (nk, N): e^{i k.tau_a}
+            gauge = ph.conj()[:, :, None] * ph[:, None, :]         # e^{i k.(tau_b - tau_a)}
             for s in self._slots:
                 out[s] *= gauge
-        dpos = np.swapaxes(self.dcentres, 1, 2) if np.any(self.dcentres) else None
+        dpos = backend.like(k_cart, np.swapaxes(self.dcentres, 1, 2)) if np.any(self.dcentres) else None
         n_ion = len(self.ion_labels)
         du_ions = dpos_ions = None
         if n_ion:
             du_ions = out[_N_SLOTS:].reshape(n_ion, 2, nk, n, n)
             if self.ion_dcentres is not None and np.any(self.ion_dcentres):
-                dpos_ions = np.swapaxes(self.ion_dcentres, 2, 3)
+                dpos_ions = backend.like(k_cart, np.swapaxes(self.ion_dcentres, 2, 3))
         return HamiltonianDerivatives(out[0], out[1:4], out[4:6], out[6:10].reshape(2, 2, nk, n, n), dpos,
                                       du_ions, dpos_ions)
