@@ -251,7 +251,7 @@ def main(argv=None) -> int:
         mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
         have_mpi = os.access(mpiexec, os.X_OK)
         if not have_mpi:
-            print(f"# no {mpiexec}: pip install -e '.[mpi]'")
+            print(f"# no {mpiexec}: pip install -e '.[mpich]'")
         serial, parallel = [], []
         for _ in range(min(repeats, 3)):
             serial.append(cli_run(config, os.path.join(work, "serial"), None))
