@@ -64,3 +64,11 @@ def test_many_tasks_without_mpi4py_is_an_input_error(monkeypatch):
         parallel.world()
     monkeypatch.setenv("PMI_SIZE", "1")                        # a single task runs serially
     assert parallel.world().size == 1
+
+
+def test_top_level_help_is_plain_text():
+    proc = subprocess.run([sys.executable, "-m", "wanphonon.cli", "--help"], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 0
+    assert "``" not in proc.stdout and ":mod:" not in proc.stdout
+    assert "chiral phonons" in proc.stdout.splitlines()[2]

@@ -1,4 +1,4 @@
-"""Command line: ``wanphonon run CONFIG.toml --out DIR`` and friends.
+"""Magnetic moments of chiral phonons from Wannier90 and built-in models: run, check, plot, prepare.
 
 A thin layer over :mod:`wanphonon.api`.  Errors in the user's input end the
 program with status 2 and one message naming the file, the line and the fix;
