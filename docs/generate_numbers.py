@@ -171,6 +171,63 @@ def hbn_b() -> dict:
     return out
 
 
+def _hbn_mode_config(**changes) -> dict:
+    """mode_Eprime.toml as a dictionary with absolute seednames, ``changes`` per table merged in."""
+    import tomllib
+    folder = os.path.join(EXAMPLES, "hbn_dft")
+    with open(os.path.join(folder, "mode_Eprime.toml"), "rb") as fh:
+        cfg = tomllib.load(fh)
+    cfg["wannier"]["seedname"] = os.path.join(folder, cfg["wannier"]["seedname"])
+    for d in cfg["displacement"]:
+        d["seedname"] = os.path.join(folder, d["seedname"])
+    for table, values in changes.items():
+        cfg[table] = {**cfg.get(table, {}), **values}
+    return cfg
+
+
+def _hbn_b_config(runs) -> dict:
+    """wanphonon.toml (B alone) as a dictionary with absolute seednames, only the B ``runs``."""
+    import tomllib
+    folder = os.path.join(EXAMPLES, "hbn_dft")
+    with open(os.path.join(folder, "wanphonon.toml"), "rb") as fh:
+        cfg = tomllib.load(fh)
+    cfg["wannier"]["seedname"] = os.path.join(folder, cfg["wannier"]["seedname"])
+    cfg["displacement"] = [dict(d, seedname=os.path.join(folder, d["seedname"]))
+                           for d in cfg["displacement"] if os.path.basename(d["seedname"]) in runs]
+    return cfg
+
+
+def hbn_checks() -> dict:
+    """hBN diagnostics and the two checks of the moving centres: frozen centres
+    (``positions = "fixed"``) and a rigid translation (``pattern = { N = 1 }``)."""
+    import wanphonon
+    b_only, mode = _hbn("wanphonon.toml"), _hbn("mode_Eprime.toml")
+    err = b_only["system"]["dH_du_error"]["B"]
+    asym = {round(a["u_A"][0] + a["u_A"][1], 6): a["asymmetry"] for a in err["asymmetry"]}
+    residuals = list({name: a["residual_before_per_A"] for r in (b_only, mode)
+                      for name, a in r["system"]["alignment"].items()}.values())    # each run once
+    fixed = wanphonon.run(_hbn_mode_config(wannier={"positions": "fixed"})).to_dict()
+    per_ion = fixed["born_charge_per_ion"]
+    z = {ion: 0.5 * (per_ion[ion]["total"][0][0] + per_ion[ion]["total"][1][1]) for ion in ("B", "N")}
+    rigid = wanphonon.run(_hbn_mode_config(phonon={"pattern": {"N": 1.0}, "mode_weight": 1.0}))
+    stencils = {name: wanphonon.run(_hbn_b_config(runs)) for name, runs in
+                (("central_001", ("B_xp", "B_xm", "B_yp", "B_ym")),
+                 ("central_002", ("B_x2p", "B_x2m", "B_y2p", "B_y2m")), ("one_sided", ("B_xp", "B_yp")))}
+    return {"hbn_checks.asymmetry_001": asym[0.01], "hbn_checks.asymmetry_002": asym[0.02],
+            "hbn_checks.richardson": err["richardson_relative"],
+            "hbn_checks.alignment_runs": len(residuals),
+            "hbn_checks.residual_min": min(residuals), "hbn_checks.residual_max": max(residuals),
+            "hbn_checks.fixed.nontopological": fixed["chi"]["nontopological"],
+            "hbn_checks.fixed.total": fixed["chi"]["total"],
+            "hbn_checks.fixed.mu_I": fixed["moment"]["ionic_magneton"],
+            "hbn_checks.fixed.zstar.B": z["B"], "hbn_checks.fixed.zstar.N": z["N"],
+            "hbn_checks.fixed.zstar.sum": z["B"] + z["N"],
+            "hbn_checks.rigid_chi_area": rigid.chi["total"] * rigid.moment["cell_measure"],
+            **{f"hbn_checks.{name}.zstar": 0.5 * (r.born_charge_total[0][0] + r.born_charge_total[1][1])
+               for name, r in stencils.items()},
+            **{f"hbn_checks.{name}.total": r.chi["total"] for name, r in stencils.items()}}
+
+
 def screening() -> dict:
     """The table of examples/screening/screen.py (hBN, the Cd3As2 Wannier90 files, a sweep)."""
     screen = _load_module(os.path.join(EXAMPLES, "screening", "screen.py"), "screen")
@@ -198,7 +255,7 @@ def cd3as2_dft() -> dict:
 
 #: name -> (function, cheap): cheap sources take seconds and run in the ordinary test suite
 SOURCES = {"paper": (paper, True), "hbn_mode": (hbn_mode, True), "dft": (dft, True),
-           "hbn_b": (hbn_b, True), "screening": (screening, False), "cd3as2_dft": (cd3as2_dft, False)}
+           "hbn_b": (hbn_b, True), "hbn_checks": (hbn_checks, True), "screening": (screening, False), "cd3as2_dft": (cd3as2_dft, False)}
 
 
 # --- reading, comparing and writing the marked places ------------------------------------------
