@@ -108,6 +108,17 @@ def dft() -> dict:
             "dft.eprime_weight": e["eigenvector_x_mass_weighted"][0][0] ** 2}
 
 
+def wannier90() -> dict:
+    """Quality of the hBN Wannier models, from the shipped examples/hbn_dft/wannier/summary.json."""
+    with open(os.path.join(EXAMPLES, "hbn_dft", "wannier", "summary.json")) as fh:
+        d = json.load(fh)
+    check = d["band_check_eq"]
+    spreads = [seed["omega"]["Total"] for seed in d["seeds"].values()]
+    return {"wannier90.band_error_meV": 1e3 * check["max_abs_error_occupied_eV"],
+            "wannier90.gap_dft": check["gap_at_K_dft_eV"], "wannier90.gap_wannier": check["gap_at_K_wannier_eV"],
+            "wannier90.spread_min": min(spreads), "wannier90.spread_max": max(spreads)}
+
+
 def hbn_mode() -> dict:
     """The hBN Gamma E' mode (examples/hbn_dft/mode_Eprime.toml, 48 x 48 x 1)."""
     import wanphonon
@@ -255,6 +266,7 @@ def cd3as2_dft() -> dict:
 
 #: name -> (function, cheap): cheap sources take seconds and run in the ordinary test suite
 SOURCES = {"paper": (paper, True), "hbn_mode": (hbn_mode, True), "dft": (dft, True),
+           "wannier90": (wannier90, True),
            "hbn_b": (hbn_b, True), "hbn_checks": (hbn_checks, True), "screening": (screening, False), "cd3as2_dft": (cd3as2_dft, False)}
 
 
