@@ -239,6 +239,12 @@ def hbn_checks() -> dict:
             **{f"hbn_checks.{name}.total": r.chi["total"] for name, r in stencils.items()}}
 
 
+def convergence() -> dict:
+    """examples/hbn_dft/convergence.py --no-timing: k-mesh and displacement convergence of hBN."""
+    script = _load_module(os.path.join(EXAMPLES, "hbn_dft", "convergence.py"), "convergence")
+    return {"convergence.report": "\n```\n" + script.report(timing=False) + "\n```\n"}
+
+
 def screening() -> dict:
     """The table of examples/screening/screen.py (hBN, the Cd3As2 Wannier90 files, a sweep)."""
     screen = _load_module(os.path.join(EXAMPLES, "screening", "screen.py"), "screen")
@@ -267,7 +273,8 @@ def cd3as2_dft() -> dict:
 #: name -> (function, cheap): cheap sources take seconds and run in the ordinary test suite
 SOURCES = {"paper": (paper, True), "hbn_mode": (hbn_mode, True), "dft": (dft, True),
            "wannier90": (wannier90, True),
-           "hbn_b": (hbn_b, True), "hbn_checks": (hbn_checks, True), "screening": (screening, False), "cd3as2_dft": (cd3as2_dft, False)}
+           "hbn_b": (hbn_b, True), "hbn_checks": (hbn_checks, True),
+           "convergence": (convergence, False), "screening": (screening, False), "cd3as2_dft": (cd3as2_dft, False)}
 
 
 # --- reading, comparing and writing the marked places ------------------------------------------
