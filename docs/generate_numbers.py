@@ -121,7 +121,8 @@ def wannier90() -> dict:
     check = d["band_check_eq"]
     spreads = [seed["omega"]["Total"] for seed in d["seeds"].values()]
     return {"wannier90.band_error_meV": 1e3 * check["max_abs_error_occupied_eV"],
-            "wannier90.gap_dft": check["gap_at_K_dft_eV"], "wannier90.gap_wannier": check["gap_at_K_wannier_eV"],
+            "wannier90.gap_dft": check["gap_at_K_dft_eV"],
+            "wannier90.gap_wannier": check["gap_at_K_wannier_eV"],
             "wannier90.spread_min": min(spreads), "wannier90.spread_max": max(spreads)}
 
 
@@ -155,7 +156,8 @@ def hbn_mode() -> dict:
                 "hbn_mode.mu_I.electrons_point_charge": pc["ionic_magneton"] - bare,
                 "hbn_mode.mu_I.computed_minus_point_charge_electrons":
                     m["ionic_magneton"] - (pc["ionic_magneton"] - bare),
-                "hbn_mode.ratio_with_ions_over_point_charge": (m["ionic_magneton"] + bare) / pc["ionic_magneton"],
+                "hbn_mode.ratio_with_ions_over_point_charge":
+                    (m["ionic_magneton"] + bare) / pc["ionic_magneton"],
                 "hbn_mode.born_charge_diag": r["born_charge"][0][0],
                 "hbn_mode.born_charge_total_diag": r["born_charge_total"][0][0],
                 "hbn_mode.cell_area": m["cell_measure"], "hbn_mode.mu_N_per_mu_I": mu_n_per_mu_i,
@@ -268,7 +270,8 @@ def cd3as2_dft() -> dict:
     ratios = [wilson.chi["nontopological"] / wilson.chi["topological"],
               lattice.chi["nontopological"] / lattice.chi["topological"]]
     return {"cd3as2_dft.closed.top": closed_top, "cd3as2_dft.closed.total": 5 * closed_top,
-            "cd3as2_dft.wilson.top": wilson.chi["topological"], "cd3as2_dft.wilson.total": wilson.chi["total"],
+            "cd3as2_dft.wilson.top": wilson.chi["topological"],
+            "cd3as2_dft.wilson.total": wilson.chi["total"],
             "cd3as2_dft.lattice.top": lattice.chi["topological"],
             "cd3as2_dft.lattice.total": lattice.chi["total"],
             "cd3as2_dft.nontop_over_top": max(ratios, key=lambda x: abs(x - 4)),
@@ -277,10 +280,10 @@ def cd3as2_dft() -> dict:
 
 
 #: name -> (function, cheap): cheap sources take seconds and run in the ordinary test suite
-SOURCES = {"paper": (paper, True), "semimetal": (semimetal, False), "hbn_mode": (hbn_mode, True), "dft": (dft, True),
-           "wannier90": (wannier90, True),
-           "hbn_b": (hbn_b, True), "hbn_checks": (hbn_checks, True),
-           "convergence": (convergence, False), "screening": (screening, False), "cd3as2_dft": (cd3as2_dft, False)}
+SOURCES = {"paper": (paper, True), "semimetal": (semimetal, False), "hbn_mode": (hbn_mode, True),
+           "dft": (dft, True), "wannier90": (wannier90, True), "hbn_b": (hbn_b, True),
+           "hbn_checks": (hbn_checks, True), "convergence": (convergence, False),
+           "screening": (screening, False), "cd3as2_dft": (cd3as2_dft, False)}
 
 
 # --- reading, comparing and writing the marked places ------------------------------------------

@@ -1,11 +1,11 @@
-"""VASP: POSCAR, INCAR (ISYM = -1, LWANNIER90, NBANDS, NUM_WANN), an explicit KPOINTS list and wannier90.win per run.
+"""VASP: POSCAR, INCAR (ISYM = -1, LWANNIER90, NBANDS, NUM_WANN), explicit KPOINTS and wannier90.win per run.
 
 VASP's Wannier90 interface reads ``wannier90.win`` from the run folder and keeps
 the blocks it finds there (cell, atoms with their labels, kpoints), so the
 seedname is ``wannier90``.  VASP sets ``num_wann`` in that file from the INCAR tag
 ``NUM_WANN`` (default: NBANDS), so the INCAR carries ``NUM_WANN`` = ``[wannier] num_wann``
-(without it the ``.amn`` would hold NBANDS projections).  The KPOINTS file lists exactly the ``.win`` k-points;
-``ISYM = -1`` switches symmetry off in every run (equilibrium included, so that
+(without it the ``.amn`` would hold NBANDS projections).  The KPOINTS file lists
+exactly the ``.win`` k-points; ``ISYM = -1`` switches symmetry off in every run (equilibrium included, so that
 all runs are done alike).  POTCAR files are not written (licence): concatenate
 them in the species order of the POSCAR.
 """
@@ -31,8 +31,8 @@ def check(dft: dict, structure, where: str) -> None:
             raise ConfigError(f"[dft] incar.{key} is set by prepare", path=where,
                               fix="remove it (" + ("symmetry must stay off: ISYM = -1 in every run"
                                                    if key.upper() == "ISYM" else
-                                                   "NBANDS and NUM_WANN follow [wannier] num_bands and num_wann; "
-                                                   "k-points follow mp_grid")
+                                                   "NBANDS and NUM_WANN follow [wannier] num_bands and "
+                                                   "num_wann; k-points follow mp_grid")
                                   + ")")
 
 
