@@ -245,13 +245,13 @@ def main(argv=None) -> int:
         ours, ours_all = statistics.median(times["ours"]), times["ours"]
         eigh, eigh_all = statistics.median(times["eigh"]), times["eigh"]
         ahc, ahc_all = (statistics.median(times["ahc"]), times["ahc"]) if "ahc" in times else (float("nan"), [])
-        del h, jobs
+        del jobs
 
         # the command line, serial and under mpiexec, interleaved; medians of the repeats
         mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
         have_mpi = os.access(mpiexec, os.X_OK)
         if not have_mpi:
-            print(f"# no {mpiexec}: pip install -e '.[mpi]'")
+            print(f"# no {mpiexec}: pip install -e '.[mpich]'")
         serial, parallel = [], []
         for _ in range(min(repeats, 3)):
             serial.append(cli_run(config, os.path.join(work, "serial"), None))

@@ -37,7 +37,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_N
 
 needs_mpiexec = pytest.mark.skipif(
     not os.access(MPIEXEC, os.X_OK),
-    reason=f"no mpiexec next to {sys.executable} (pip install -e '.[mpi]' installs the mpich wheel)")
+    reason=f"no mpiexec next to {sys.executable} (pip install -e '.[mpich]': mpi4py and the mpich wheel)")
 
 GRAPHENE = """\
 [model]

@@ -215,6 +215,7 @@ def test_ion_by_ion_runs_with_vasp(tmp_path):
     assert np.allclose(n_xp.positions - eq.positions, [[0, 0, 0], [0.02, 0, 0]], atol=1e-10)
     incar = open(os.path.join(out, "N_xp", "INCAR")).read()
     assert "ISYM = -1" in incar and "LWANNIER90 = .TRUE." in incar and "NBANDS = 12" in incar
+    assert re.search(r"^NUM_WANN = 5 ", incar, re.M)              # num_wann of the hBN template: 5
     assert open(os.path.join(out, "N_xp", "KPOINTS")).read().splitlines()[1] == "81"
     cfg_run = load_run_config(result.config_path)
     labels = {d.ion for d in cfg_run.displacements}

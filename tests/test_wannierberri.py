@@ -47,13 +47,14 @@ def test_wannierberri_route_matches_native_engine(tmp_path, seed, n, n_occ, nkff
     system = system_from_tight_binding(tb)
     grid = wb.Grid(system, NK=MESH, NKFFT=nkfft, use_symmetry=False)
     res = wb.run(system, grid,
-                 calculators={"chern2": SecondChernForm(n_occ=n_occ), "born": BornCharge(n_occ=n_occ)},
+                 calculators={"chern2": SecondChernForm(n_occ=n_occ),
+                              "born_charge": BornCharge(n_occ=n_occ)},
                  parallel=False, use_irred_kpt=False, symmetrize=False,
                  fout_name=str(tmp_path / "wb"))
     values = chi_terms(res.results["chern2"])
     assert set(values) == set(SCALAR_INTEGRANDS)
     assert abs(values["total"] - values["born_a"] - values["born_b"] - values["energy"]) > 1e-6
-    assert_agree(values, born_charge(res.results["born"]), ref)
+    assert_agree(values, born_charge(res.results["born_charge"]), ref)
 
 
 def test_moving_centres_and_fermi_energy():
@@ -97,3 +98,54 @@ def test_module_does_not_import_wannierberri():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert proc.returncode == 0, proc.stderr
+
+
+def _docstring_example() -> str:
+    import textwrap
+
+    import wanphonon.interfaces.wannierberri as module
+    doc = module.__doc__
+    block = doc[doc.index("    import tempfile"):doc.index("**Units")]
+    return textwrap.dedent(block)
+
+
+def test_docstring_example_runs_and_leaves_no_files(tmp_path):
+    """The module docstring's example, verbatim, from the repository root (its paths are
+    relative to it): it runs, and WannierBerri's files go to a temporary folder."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    before = set(os.listdir(root))
+    code = _docstring_example() + "\nprint(z_electronic[0, 0], z_electronic[1, 1])\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert proc.returncode == 0, proc.stderr
+    assert set(os.listdir(root)) == before
+    zxx, zyy = map(float, proc.stdout.split()[-2:])
+    # B in hBN: Z* = 3 + Z_el = 2.701 from Quantum ESPRESSO ph.x (examples/hbn_dft/dft_born_charges.json)
+    assert 3 + zxx == pytest.approx(2.701, abs=0.03)
+    assert zyy == pytest.approx(zxx, abs=1e-4)                      # hexagonal: isotropic
+
+
+def test_hbn_example_gives_the_native_born_charge_in_e(tmp_path, monkeypatch):
+    """examples/wannierberri/hbn_born_charge.py: WannierBerri's per-spin integrals, times g_s
+    and the cell area, are wanphonon's chi and Born charges (native engine, same mesh), and
+    Z* of B is the DFPT value; files go only to the folder given."""
+    import importlib.util
+
+    import wanphonon
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "hbn_born_charge", os.path.join(root, "examples", "wannierberri", "hbn_born_charge.py"))
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    monkeypatch.chdir(tmp_path)
+    r = example.born_charge_with_wannierberri(mesh=12, out_dir=str(tmp_path / "wb"))
+    assert os.listdir(tmp_path) == ["wb"] and os.listdir(tmp_path / "wb")
+
+    text = open(example.HBN).read().replace('seedname = "wannier/',
+                                           f'seedname = "{os.path.dirname(example.HBN)}/wannier/')
+    (tmp_path / "hbn.toml").write_text(text.replace("size = [48, 48, 1]", "size = [12, 12, 1]"))
+    ref = wanphonon.run(str(tmp_path / "hbn.toml"))
+    for term in ("born_a", "born_b", "energy", "total"):
+        assert r["chi"][term] == pytest.approx(ref.chi[term], rel=1e-8), term
+    np.testing.assert_allclose(r["born_charge"], ref.born_charge, atol=1e-8)
+    assert r["born_charge_total"][0, 0] == pytest.approx(2.701, abs=0.03)     # ph.x: 2.701

@@ -10,5 +10,5 @@ from .api import run, run_system  # noqa: E402
 from .errors import WanphononError  # noqa: E402
 
 # ``wanphonon.prepare`` is the subpackage of ``wanphonon prepare`` (displaced runs);
-# setting up a calculation without integrating is ``wanphonon.api.prepare``.
+# setting up a calculation without integrating is ``wanphonon.api.setup``.
 __all__ = ["run", "run_system", "WanphononError", "__version__"]

@@ -70,6 +70,11 @@ class Calculation:
     def warnings(self) -> list[str]:
         return self.setup.warnings
 
+    @property
+    def n_occ(self) -> int:
+        """Occupied bands (per spin species when the spin degeneracy is 2), from the pre-scan."""
+        return self.prescan["occupied_bands"]
+
     def fingerprint(self) -> str:
         """Hash of everything that determines the per-batch sums (for checkpoints).
 

@@ -1,4 +1,4 @@
-"""Command line: ``wanphonon run CONFIG.toml --out DIR`` and friends.
+"""Magnetic moments of chiral phonons from Wannier90 and built-in models: run, check, plot, prepare.
 
 A thin layer over :mod:`wanphonon.api`.  Errors in the user's input end the
 program with status 2 and one message naming the file, the line and the fix;
@@ -144,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
     from .engine.parallel import world
-    comm = world()
+    try:
+        comm = world()
+    except WanphononError as exc:       # e.g. several MPI tasks but no mpi4py: every task says so
+        print(f"wanphonon: error: {exc}", file=sys.stderr)
+        return 2
     if comm.rank != 0:
         logging.getLogger("wanphonon").setLevel(logging.WARNING)
     try:

@@ -54,7 +54,7 @@ def write_files(folder: str) -> None:
         write_tb(prefix + "_tb.dat", tb.lattice, tb.R, ndegen, H, zero_pos, precise=True)
         write_centres_xyz(prefix + "_centres.xyz", tb.centres, ["Cd"], [[u[0], u[1], 0.0]])
         write_win(prefix + ".win", 4, tb.lattice, ["Cd"], [[u[0], u[1], 0.0]],
-                  keywords={"write_hr": True, "write_tb": True,
+                  keywords={"spinors": True, "write_hr": True, "write_tb": True,
                             "write_xyz": True, "translate_home_cell": False},
                   comment="stand-in for a DFT + Wannier90 run: the paper's Cd3As2 model")
 

@@ -41,17 +41,22 @@ def candidates() -> dict[str, dict]:
     return out
 
 
-def main() -> None:
-    rows = []
+def table() -> str:
+    """Run every candidate and return the table (moments per phonon quantum, in mu_N)."""
+    lines = [f"{'system':<38}{'gap (eV)':>10}{'top. (mu_N)':>14}{'nontop. (mu_N)':>16}{'total (mu_N)':>14}"]
     for name, config in candidates().items():
         result = wanphonon.run(config)              # a Result: same fields as result.json
         m = result.moment or {}
         terms = m.get("terms", {})
-        rows.append((name, result.min_direct_gap, terms.get("topological", {}).get("nuclear_magneton"),
-                     terms.get("nontopological", {}).get("nuclear_magneton"), m.get("nuclear_magneton")))
-    print(f"{'system':<38}{'gap (eV)':>10}{'top. (mu_N)':>14}{'nontop. (mu_N)':>16}{'total (mu_N)':>14}")
-    for name, gap, top, nt, tot in rows:
-        print(f"{name:<38}{gap:>10.4f}{top:>14.4g}{nt:>16.4g}{tot:>14.4g}")
+        top = terms.get("topological", {}).get("nuclear_magneton")
+        nt = terms.get("nontopological", {}).get("nuclear_magneton")
+        lines.append(f"{name:<38}{result.min_direct_gap:>10.4f}{top:>14.4g}{nt:>16.4g}"
+                     f"{m.get('nuclear_magneton'):>14.4g}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    print(table())
 
 
 if __name__ == "__main__":

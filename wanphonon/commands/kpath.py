@@ -34,13 +34,19 @@ class PathData:
     values: KResolved
 
 
-def along_path(system, path: str, npoints: int, *, n_occ=None, fermi_energy=None) -> PathData:
-    """Evaluate ``system`` (a lattice model) along ``path`` with ``npoints`` points."""
+def along_path(system, path: str | None, npoints: int, *, n_occ=None, fermi_energy=None) -> PathData:
+    """Evaluate ``system`` (a lattice model) along ``path`` with ``npoints`` points.
+
+    ``path``: special-point labels (``"GKMG"``), or None for the first continuous
+    segment of ASE's default path for the lattice.
+    """
     if not hasattr(system, "lattice"):
         raise ConfigError("a k-path needs a lattice model (Wannier input or a *_lattice model)",
                           fix="use a lattice system, or the built-in plots of continuum models")
     cell = Cell(system.lattice)
     pbc = [True, True, bool(np.any(system.R[:, 2]))]
+    if path is None:
+        path = cell.bandpath(npoints=0, pbc=pbc).path.split(",")[0]
     try:
         bp = cell.bandpath(path, npoints=npoints, pbc=pbc)
     except (ValueError, KeyError) as exc:

@@ -3,17 +3,39 @@
 This is the only module that imports :mod:`wannierberri`, and it does so
 inside functions, so wanphonon works without it (install the extra:
 ``pip install -e '.[wannierberri]'``).  Tested with WannierBerri 26.10.
+A runnable example on the hBN frozen-phonon runs, Born charge in e included:
+``examples/wannierberri/hbn_born_charge.py`` (``tests/test_wannierberri.py`` runs it).
 
+    import tempfile
     import wannierberri as wb
-    from wanphonon.interfaces.wannierberri import (BornCharge, SecondChernForm,
+    from wanphonon.api import setup
+    from wanphonon.interfaces.wannierberri import (BornCharge, SecondChernForm, born_charge,
                                                     chi_terms, system_from_tight_binding)
-    system = system_from_tight_binding(tb)                  # a wanphonon TightBinding
-    grid = wb.Grid(system, NK=(48, 48, 1), NKFFT=(16, 16, 1), use_symmetry=False)
-    res = wb.run(system, grid, calculators={"chern2": SecondChernForm(n_occ=1),
-                                            "born": BornCharge(n_occ=1)},
-                 parallel=False, use_irred_kpt=False, symmetrize=False)
-    chi_terms(res.results["chern2"])        # {"born_a": ..., "born_b": ..., "energy": ..., ...}
-    born_charge(res.results["born"])        # (3, 2): int [dk] Tr Omega_{k_i u_j}
+    calc = setup("examples/hbn_dft/wanphonon.toml")         # calc.system: a TightBinding
+    system = system_from_tight_binding(calc.system)
+    grid = wb.Grid(system, NK=(24, 24, 1), NKFFT=(24, 24, 1), use_symmetry=False)
+    with tempfile.TemporaryDirectory() as tmp:              # WannierBerri writes result files
+        res = wb.run(system, grid, calculators={"chern2": SecondChernForm(n_occ=4),
+                                                "born_charge": BornCharge(n_occ=4)},
+                     parallel=False, use_irred_kpt=False, symmetrize=False,
+                     fout_name=f"{tmp}/hbn")
+    chi_per_spin = chi_terms(res.results["chern2"])         # {"born_a": ..., ...}: 1/A^2, per spin
+    z = born_charge(res.results["born_charge"])             # (3, 2): 1/A^2, per spin
+    z_electronic = 2 * system.wanphonon_cell_measure * z    # e: g_s = 2, times the cell area
+
+**Units: what the calculators return.**  Both return ``int d^dk/(2 pi)^d`` of
+per-spin integrands (no spin degeneracy unless ``spin_degeneracy`` is given):
+
+* :class:`SecondChernForm`: the terms ``born_a``, ``born_b``, ``energy``,
+  ``total`` (``T(k)``) in 1/A^2 (2D) or 1/A^3 (3D), and ``berry_curvature``
+  (``Tr Omega_kxky``, dimensionless in 2D).  Times the spin degeneracy g_s they
+  are the ``chi`` entries of ``result.json`` (``chi["born"]`` there is
+  ``born_a + born_b``, a term of the second Chern form, not a Born charge).
+* :class:`BornCharge`: ``int [dk] Tr Omega_{k_i u_j}`` in 1/A^2 (2D) or 1/A^3
+  (3D), *not* yet a Born charge.  The electronic Born charge in units of e is
+  ``Z_ij = g_s * A_c * (this)`` (``V_c`` instead of the cell area ``A_c`` in 3D;
+  ``system.wanphonon_cell_measure`` holds it), and ``Z* = Z + valence``
+  on the in-plane diagonal (docs/theory.md sec. 6).
 
 **The system.**  :func:`system_from_tight_binding` builds a
 ``wannierberri.system.System_R`` with ``Ham`` = ``H(R)`` and two extra R-space
@@ -42,9 +64,8 @@ WannierBerri's Wannier-gauge matrices gives wanphonon's numbers.
 ``d_k d_u H`` (``get_k_mat("dHdu_a", der=0/1)``), call ``evaluate`` once (shared
 by all wanphonon calculators on the same ``Data_K``) and return the grid
 average divided by the cell measure, as WannierBerri's static calculators
-do: the sum over the grid is ``int d^dk/(2 pi)^d`` of the integrand (per cell
-area in 2D, per volume in 3D; no spin degeneracy unless ``spin_degeneracy``
-is given) -- the numbers of :class:`wanphonon.engine.integrate.Integrals`.
+do: the sum over the grid is ``int d^dk/(2 pi)^d`` of the integrand -- the
+numbers of :class:`wanphonon.engine.integrate.Integrals` (per spin).
 """
 
 from __future__ import annotations
@@ -212,10 +233,12 @@ class BornCharge(_WanphononCalculator):
     """wanphonon Born-charge integrand Tr Omega_{k_i u_j} (rows i = x, y, z; columns j = ux, uy, 0)
 
     Returns a rank-2 ``EnergyResult`` (no energy axis), ``data[i, j] =
-    int [dk] Tr Omega_{k_i u_j}`` for ``j`` = x, y and a zero third column (the
-    displacement has two components).  Times the cell measure (and the spin
-    degeneracy) it is the electronic Born charge in units of e, as in
-    ``result.json``.  :func:`born_charge` returns the ``(3, 2)`` block.
+    int [dk] Tr Omega_{k_i u_j}`` (1/A^2 in 2D, 1/A^3 in 3D; per spin unless
+    ``spin_degeneracy`` is given) for ``j`` = x, y and a zero third column (the
+    displacement has two components).  It is not yet a Born charge: times the
+    spin degeneracy and the cell area (volume in 3D) it is the electronic Born
+    charge in units of e, as ``born_charge`` in ``result.json``.
+    :func:`born_charge` returns the ``(3, 2)`` block.
     """
 
     def __call__(self, data_k):
@@ -238,7 +261,8 @@ def chi_terms(result, terms=SCALAR_INTEGRANDS) -> dict[str, float]:
 
 
 def born_charge(result) -> np.ndarray:
-    """The ``(3, 2)`` Born-charge integrals from the (integrated) result of :class:`BornCharge`."""
+    """The ``(3, 2)`` integrals ``int [dk] Tr Omega_{k_i u_j}`` (1/A^2 in 2D, 1/A^3 in 3D) from
+    the (integrated) result of :class:`BornCharge`; times g_s and the cell measure: e."""
     return np.array(result.data, dtype=float)[:, :2]
 
 
@@ -247,8 +271,9 @@ def integrate_tight_binding(tb, mesh, *, nkfft=None, n_occ=None, fermi_energy=No
     """Integrate ``tb`` on a Gamma-centred ``mesh`` with WannierBerri (serially).
 
     Returns ``(values, born_charge)`` in the layout of
-    :class:`wanphonon.engine.integrate.Integrals` (``values`` per term,
-    ``born_charge`` ``(3, 2)``, no spin degeneracy).  ``nkfft``: the FFT
+    :class:`wanphonon.engine.integrate.Integrals`, per spin: ``values`` per term
+    (1/A^2 in 2D, 1/A^3 in 3D), ``born_charge`` the ``(3, 2)`` integrals of
+    ``Tr Omega_ku`` (same units; times g_s and the cell measure: e).  ``nkfft``: the FFT
     sub-mesh (default: the whole mesh in one FFT).  ``fout_name``: prefix of
     WannierBerri's result files (default: a temporary directory, removed).
     """
@@ -263,9 +288,9 @@ def integrate_tight_binding(tb, mesh, *, nkfft=None, n_occ=None, fermi_energy=No
     grid = wb.Grid(system, NK=mesh, NKFFT=nkfft, use_symmetry=False)
     occupation = dict(n_occ=n_occ) if n_occ is not None else dict(fermi_energy=fermi_energy)
     kwargs = dict(gap_tolerance=gap_tolerance, save_mode="bin", **occupation)
-    calculators = {"chern2": SecondChernForm(**kwargs), "born": BornCharge(**kwargs)}
+    calculators = {"chern2": SecondChernForm(**kwargs), "born_charge": BornCharge(**kwargs)}
     with tempfile.TemporaryDirectory() as tmp:
         res = wb.run(system, grid, calculators=calculators, parallel=False, use_irred_kpt=False,
                      symmetrize=False, fout_name=fout_name or os.path.join(tmp, "wanphonon"),
                      print_progress_step_time=1e9)
-    return chi_terms(res.results["chern2"]), born_charge(res.results["born"])
+    return chi_terms(res.results["chern2"]), born_charge(res.results["born_charge"])

@@ -1,9 +1,11 @@
-"""VASP: POSCAR, INCAR (ISYM = -1, LWANNIER90), an explicit KPOINTS list and wannier90.win per run.
+"""VASP: POSCAR, INCAR (ISYM = -1, LWANNIER90, NBANDS, NUM_WANN), explicit KPOINTS and wannier90.win per run.
 
 VASP's Wannier90 interface reads ``wannier90.win`` from the run folder and keeps
 the blocks it finds there (cell, atoms with their labels, kpoints), so the
-seedname is ``wannier90``.  The KPOINTS file lists exactly the ``.win`` k-points;
-``ISYM = -1`` switches symmetry off in every run (equilibrium included, so that
+seedname is ``wannier90``.  VASP sets ``num_wann`` in that file from the INCAR tag
+``NUM_WANN`` (default: NBANDS), so the INCAR carries ``NUM_WANN`` = ``[wannier] num_wann``
+(without it the ``.amn`` would hold NBANDS projections).  The KPOINTS file lists
+exactly the ``.win`` k-points; ``ISYM = -1`` switches symmetry off in every run (equilibrium included, so that
 all runs are done alike).  POTCAR files are not written (licence): concatenate
 them in the species order of the POSCAR.
 """
@@ -16,7 +18,7 @@ from ...errors import ConfigError
 
 CODE = "vasp"
 SYMMETRY_SETTINGS = "ISYM = -1 in every INCAR"
-MANAGED = {"ISYM", "LWANNIER90", "NBANDS", "KSPACING", "KGAMMA"}
+MANAGED = {"ISYM", "LWANNIER90", "NBANDS", "NUM_WANN", "KSPACING", "KGAMMA"}
 
 
 def seedname(run: str) -> str:
@@ -29,7 +31,8 @@ def check(dft: dict, structure, where: str) -> None:
             raise ConfigError(f"[dft] incar.{key} is set by prepare", path=where,
                               fix="remove it (" + ("symmetry must stay off: ISYM = -1 in every run"
                                                    if key.upper() == "ISYM" else
-                                                   "NBANDS follows [wannier] num_bands; k-points follow mp_grid")
+                                                   "NBANDS and NUM_WANN follow [wannier] num_bands and "
+                                                   "num_wann; k-points follow mp_grid")
                                   + ")")
 
 
@@ -44,7 +47,8 @@ def incar(tpl, dft: dict) -> str:
              *(f"{k.upper()} = {_value(v)}" for k, v in dft.get("incar", {}).items()),
              "ISYM = -1            # no symmetry: displaced structures must not be symmetrised",
              "LWANNIER90 = .TRUE.",
-             f"NBANDS = {tpl.dft_bands}          # = Wannier90 num_bands (+ excluded bands)"]
+             f"NBANDS = {tpl.dft_bands}          # = Wannier90 num_bands (+ excluded bands)",
+             f"NUM_WANN = {tpl.num_wann}          # = Wannier90 num_wann (VASP's default would be NBANDS)"]
     return "\n".join(lines) + "\n"
 
 
@@ -73,7 +77,7 @@ def script(runs: list[str], dft: dict) -> str:
             if pot else "# POTCAR: put the concatenated POTCAR (POSCAR species order) next to this script\n")
     names = " ".join(runs)
     return f"""#!/bin/sh
-# Every run with identical settings: VASP (ISYM = -1, LWANNIER90), then Wannier90.
+# Every run with identical settings: VASP (ISYM = -1, LWANNIER90, NUM_WANN), then Wannier90.
 # Then: wanphonon run wanphonon.toml --out result
 {note}# VASP may raise NBANDS to a multiple of the cores/NCORE: check that OUTCAR's NBANDS equals INCAR's.
 set -e
