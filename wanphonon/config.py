@@ -295,6 +295,20 @@ def _model(content: Any, where: str) -> ModelSettings:
     return ModelSettings(name, params)
 
 
+def _positive(table: str, key: str, value, where: str, fix: str) -> None:
+    """Error unless ``value`` (when given) is a positive number."""
+    if value is not None and not value > 0:
+        raise ConfigError(f"[{table}] {key} = {value} must be positive", path=where, fix=fix)
+
+
+def _three_counts(table: str, key: str, value, where: str, fix: str) -> None:
+    """Error unless ``value`` (when given) is three positive integers."""
+    if value is not None and (len(value) != 3 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)):
+        raise ConfigError(f"[{table}] {key} = {value} must be three positive integers", path=where,
+                          fix=fix)
+
+
 def _wannier(w: dict, displacements: list, where: str) -> WannierSettings:
     if "seedname" not in w:
         raise ConfigError("[wannier] needs a seedname", path=where,
@@ -303,14 +317,10 @@ def _wannier(w: dict, displacements: list, where: str) -> WannierSettings:
     if positions not in ("wannier", "fixed"):
         raise ConfigError(f"[wannier] positions = {positions!r} is not known", path=where,
                           fix='use "wannier" (centres move with the ions) or "fixed"')
-    limit = w.get("max_change_per_A")
-    if limit is not None and not limit > 0:
-        raise ConfigError(f"[wannier] max_change_per_A = {limit} must be positive", path=where,
-                          fix="give a threshold in 1/A, e.g. 10")
-    unc = w.get("max_gauge_uncertainty")
-    if unc is not None and not unc > 0:
-        raise ConfigError(f"[wannier] max_gauge_uncertainty = {unc} must be positive", path=where,
-                          fix="give the largest accepted relative uncertainty, e.g. 0.05")
+    limit, unc = w.get("max_change_per_A"), w.get("max_gauge_uncertainty")
+    _positive("wannier", "max_change_per_A", limit, where, "give a threshold in 1/A, e.g. 10")
+    _positive("wannier", "max_gauge_uncertainty", unc, where,
+              "give the largest accepted relative uncertainty, e.g. 0.05")
     return WannierSettings(w["seedname"], positions, None if limit is None else float(limit),
                            None if unc is None else float(unc))
 
@@ -336,9 +346,8 @@ def _electrons(el: dict, where: str) -> ElectronSettings:
     if el.get("spin_degeneracy", 1) not in (1, 2):
         raise ConfigError("spin_degeneracy must be 1 or 2", path=where,
                           fix="2 for a spinless (per-spin) model of a spin-degenerate system, else 1")
-    if not el.get("gap_tolerance", 1.0) > 0:
-        raise ConfigError(f"gap_tolerance = {el['gap_tolerance']} must be positive", path=where,
-                          fix="give the smallest admissible direct gap in eV, e.g. 1e-4")
+    _positive("electrons", "gap_tolerance", el.get("gap_tolerance"), where,
+              "give the smallest admissible direct gap in eV, e.g. 1e-4")
     return ElectronSettings(**{k: float(v) if k in ("fermi_energy", "gap_tolerance") else v
                                for k, v in el.items()})
 
@@ -348,31 +357,17 @@ def _kmesh(k: dict, needed: bool, where: str) -> KMeshSettings:
     if size is None and needed:
         raise ConfigError("Wannier input needs a k-mesh", path=where,
                           fix="add [kmesh] size = [n1, n2, n3] (n3 = 1 for a 2D material)")
-    if size is not None and (len(size) != 3 or not all(isinstance(n, int) and not isinstance(n, bool)
-                                                       and n > 0 for n in size)):
-        raise ConfigError(f"[kmesh] size = {size} must be three positive integers", path=where,
-                          fix="e.g. size = [96, 96, 1]")
+    _three_counts("kmesh", "size", size, where, "e.g. size = [96, 96, 1]")
     shift = k.get("shift", [0.0, 0.0, 0.0])
     if len(shift) != 3 or not all(isinstance(x, _NUMBER) and not isinstance(x, bool) for x in shift):
         raise ConfigError(f"[kmesh] shift = {shift} must be three numbers", path=where,
                           fix="e.g. shift = [0.5, 0.5, 0.0] (in units of one grid step)")
-    batch = k.get("batch_size")
-    if batch is not None and batch < 1:
-        raise ConfigError(f"[kmesh] batch_size = {batch} must be positive", path=where,
-                          fix="leave it out (a default follows from the model size) or give e.g. 1024")
-    tol = k.get("tolerance")
-    if tol is not None and not tol > 0:
-        raise ConfigError(f"[kmesh] tolerance = {tol} must be positive", path=where,
-                          fix="e.g. tolerance = 1e-3 (relative error on chi total)")
-    seed = k.get("seed")
-    if seed is not None and (len(seed) != 3 or not all(isinstance(n, int) and not isinstance(n, bool)
-                                                       and n > 0 for n in seed)):
-        raise ConfigError(f"[kmesh] seed = {seed} must be three positive integers", path=where,
-                          fix="e.g. seed = [8, 8, 1] (2D) or [4, 4, 4] (3D)")
-    max_points = k.get("max_points")
-    if max_points is not None and max_points < 1:
-        raise ConfigError(f"[kmesh] max_points = {max_points} must be positive", path=where,
-                          fix="e.g. max_points = 20000000")
+    batch, tol, seed, max_points = (k.get(key) for key in ("batch_size", "tolerance", "seed", "max_points"))
+    _positive("kmesh", "batch_size", batch, where,
+              "leave it out (a default follows from the model size) or give e.g. 1024")
+    _positive("kmesh", "tolerance", tol, where, "e.g. tolerance = 1e-3 (relative error on chi total)")
+    _three_counts("kmesh", "seed", seed, where, "e.g. seed = [8, 8, 1] (2D) or [4, 4, 4] (3D)")
+    _positive("kmesh", "max_points", max_points, where, "e.g. max_points = 20000000")
     return KMeshSettings(None if size is None else tuple(size), tuple(float(x) for x in shift), batch,
                          None if tol is None else float(tol), None if seed is None else tuple(seed),
                          max_points)
@@ -395,9 +390,7 @@ def _phonon(ph: dict, where: str) -> PhononSettings:
     elif valence is not None:
         valence = float(valence)
     for key in ("mass_amu", "mode_weight"):
-        if key in ph and not ph[key] > 0:
-            raise ConfigError(f"[phonon] {key} = {ph[key]} must be positive", path=where,
-                              fix=f"give a positive {key} or leave it out")
+        _positive("phonon", key, ph.get(key), where, f"give a positive {key} or leave it out")
     floats = {k: float(ph[k]) for k in ("mass_amu", "mode_weight", "phonon_energy_meV") if k in ph}
     return PhononSettings(**{**ph, **floats, "valence": valence})
 
