@@ -116,7 +116,8 @@ class Result:
         unit = self.chi_units
         scale = max(abs(v) for v in self.chi.values()) or 1.0
         m = self.moment
-        per = "per spin species x g_s" if self.setting["spin_degeneracy"] == 2 else "spin included"
+        g = self.setting["spin_degeneracy"]
+        per = f"spin degeneracy g_s = {g} applied" if g == 2 else "spin included in the model (g_s = 1)"
         head = f"{'electrons: term':<24}{'chi [' + unit + ']':>22}"
         units = ("ionic_magneton", "nuclear_magneton", "bohr_magneton")
         labels = {"ionic_magneton": "mu / mu_I", "nuclear_magneton": "mu / mu_N", "bohr_magneton": "mu / mu_B"}
@@ -137,7 +138,7 @@ class Result:
                 lines.append(f"{'point-charge estimate':<24}{'':>22}"
                              + "".join(f"{pc[u]:>14.6g}" for u in shown if u in pc))
             lines.append(f"(moments per phonon quantum, +z for counterclockwise motion of the "
-                         f"representative ion; mode weight {m['mode_weight']:.6g}; chi {per})")
+                         f"representative ion; mode weight {m['mode_weight']:.6g}; {per})")
             if "phonon" not in m:
                 lines.append("NOTE: the bare ions' contribution is not included (give [phonon] valence "
                              "for every ion of the mode): the table shows the electrons' part only")
