@@ -53,6 +53,8 @@ def test_spin_degeneracy_defaults_to_the_win(tmp_path):
     assert implicit.setting["spin_degeneracy"] == 2 and "spinors" in implicit.setting["spin_source"]
     assert implicit.born_charge_total[0][0] == pytest.approx(2.680, abs=2e-3)
     assert implicit.chi == explicit.chi
+    # B alone displaced, but mode_weight < 1: the moment is not the whole E' mode's, and it says so
+    assert any("mode_weight = 0.5644 < 1" in w for w in implicit.warnings)
 
 
 def test_spin_degeneracy_contradicting_spinors_is_refused(tmp_path):

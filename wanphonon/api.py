@@ -139,6 +139,12 @@ def setup(config: str | os.PathLike | dict | Config) -> Calculation:
     valences = dict(pattern.valences) if pattern is not None else (
         {} if ph.valence is None or isinstance(ph.valence, dict) else {ph.representative: ph.valence})
     _check_electron_count(cfg, s, spin, prescan["occupied_bands"], valences)
+    if ph.mode_weight is not None and ph.mode_weight < 1 and (pattern is None or len(pattern.labels) == 1):
+        s.warnings.append(
+            f"[phonon] mode_weight = {ph.mode_weight:g} < 1 says that other ions move in the mode, but "
+            "only the representative ion's runs are given: the moment (electrons and bare ions) is that "
+            "of the representative ion's motion alone, not the whole mode's; give the other ions' runs "
+            "and [phonon] pattern for the mode's moment")
     setting = PhysicalSetting(
         dimension=s.dimension, spin_degeneracy=spin, cell_measure=s.cell_measure,
         mass_amu=mass, species=ph.species, valence=valences.get(ph.representative),
