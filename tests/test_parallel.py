@@ -361,3 +361,25 @@ def test_ctrl_c_keeps_the_work_done(tmp_path):
     done = cli(cfg, "--out", out, "--resume")
     assert done.returncode == 0, done.stderr
     assert_same(result(out), result(tmp_path / "ref"), rel=1e-12)
+
+
+@needs_mpiexec
+def test_per_ion_channels_do_not_depend_on_the_rank_count(tmp_path):
+    """hBN's E' mode with runs per ion: the ions' Born charges (extra channels of the same pass)
+    and the sum rule are the same on 1 and 3 ranks."""
+    with open(os.path.join(HBN, "mode_Eprime.toml")) as fh:
+        text = fh.read().replace('"wannier/', '"' + os.path.join(HBN, "wannier") + "/")
+    cfg = tmp_path / "mode.toml"
+    cfg.write_text(text.replace("size = [48, 48, 1]", "size = [24, 24, 1]\nbatch_size = 12"))
+    runs = {}
+    for ranks in (None, 3):
+        out = tmp_path / f"out{ranks}"
+        proc = cli(str(cfg), "--out", str(out), ranks=ranks)
+        assert proc.returncode == 0, proc.stderr
+        runs[ranks] = result(out)
+    a, b = runs[None], runs[3]
+    assert_same(a, b)
+    for ion in ("B", "N"):
+        np.testing.assert_allclose(b["born_charge_per_ion"][ion]["total"],
+                                   a["born_charge_per_ion"][ion]["total"], rtol=1e-12, atol=1e-12)
+    assert b["acoustic_sum_rule"]["max_abs"] == pytest.approx(a["acoustic_sum_rule"]["max_abs"], rel=1e-9)
