@@ -113,6 +113,9 @@ def main(argv=None) -> int:
     p.add_argument("--material", choices=list(FOLDERS), required=True)
     p.add_argument("--meshes", default="8,12,16,24")
     p.add_argument("--quick", action="store_true", help="only the TOML meshes, no convergence table")
+    p.add_argument("--born-mesh", type=int, default=8,
+                   help="k-mesh of the Born charges compared with GPAW in the tests")
+    p.add_argument("--gpaw-kgrid", type=int, default=4, help="GPAW Berry-phase k-grid compared")
     args = p.parse_args(argv)
     folder = FOLDERS[args.material]
     cat = CATION[args.material]
@@ -136,6 +139,20 @@ def main(argv=None) -> int:
                 print(f"  {tag} mesh {mesh}: {dt:.0f} s, Z {ss['Z_total']}, total chi {ss['chi']['total']:.6g}",
                       flush=True)
         out[tag]["convergence"] = conv
+    # regression anchor for tests/test_pbte_dft.py (mesh 8), with its provenance
+    import subprocess
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    ref = {"mesh": 8, "born_mesh": args.born_mesh, "gpaw_kgrid_compared": args.gpaw_kgrid,
+           "provenance": {"made_by": "examples/pbte_dft/analysis.py", "git_commit": commit,
+                          "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}}
+    for tag, name in (("soc", "wanphonon.toml"), ("nosoc", "wanphonon_nosoc.toml")):
+        r, _ = run_toml(folder, name, mesh=8)
+        ref[tag] = {"chi": dict(r.chi), "moment_ionic_magneton": r.moment["ionic_magneton"],
+                    "inputs_sha256": r.provenance["inputs_sha256"]}
+        rb, _ = run_toml(folder, name, mesh=args.born_mesh)
+        ref[tag]["Z_total_born_mesh"] = summarise(rb, cat)["Z_total"]
+    out["test_reference"] = ref
     out["time_s"] = time.perf_counter() - t_all
     (folder / "analysis.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
     print_tables(out, folder)

@@ -66,11 +66,11 @@ MATERIALS = {
     "PbTe": {"cation": "Pb", "a": 6.462, "ship": "pbte_dft"},
     "SnTe": {"cation": "Sn", "a": 6.327, "ship": "snte_dft"},
 }
-FULL = {"nk": 6, "ecut": 350.0, "nbands": 24}          # production settings
+FULL = {"nk": 4, "ecut": 350.0, "nbands": 24}          # production settings (shipped)
 REDUCED = {"nk": 4, "ecut": 250.0, "nbands": 24}       # --reduced (tests, sweep)
 DELTA = 0.01            # A, frozen-phonon displacement
 WIDTH = 0.005           # eV, Fermi-Dirac width of the SCF (insulators; nocc = nvalence/2)
-SCF_CONV = {"density": 1e-6, "eigenstates": 1e-9}
+SCF_CONV = {"density": 1e-6, "eigenstates": 1e-8}
 
 # Wannier90 model: cation p + Te p.  Below it: cation d (5 bands), Te 5s, cation s (7 spinless
 # bands, 14 spinors), excluded.  Above the 3 Te-p valence bands the cation-p conduction bands
@@ -181,12 +181,14 @@ def berry_phase(calc) -> dict:
 # --------------------------------------------------------------------------------------
 # Wannier90
 # --------------------------------------------------------------------------------------
-def win_text(material: str, atoms, nk: int, spinor: bool, froz_max: float) -> str:
+def win_text(material: str, atoms, nk: int, spinor: bool, froz_max: float, kpts) -> str:
     cat = MATERIALS[material]["cation"]
     f = 2 if spinor else 1
     excl = ",".join(str(i + 1) for i in range(f * N_BELOW))
-    kp = "\n".join(f"{i / nk:14.10f} {j / nk:14.10f} {k / nk:14.10f}"
-                   for i in range(nk) for j in range(nk) for k in range(nk))
+    # the k-points in GPAW's own BZ order: the writer puts .amn/.eig in that order and the
+    # .mmn neighbours come from wannier90 -pp, which numbers the k-points as listed here
+    kp = "\n".join(f"{k[0]:14.10f} {k[1]:14.10f} {k[2]:14.10f}" for k in kpts)
+    assert len(kpts) == nk ** 3
     cell = "\n".join(" ".join(f"{x:16.10f}" for x in row) for row in atoms.cell[:])
     pos = "\n".join(f"{s} " + " ".join(f"{x:16.10f}" for x in p)
                     for s, p in zip(atoms.get_chemical_symbols(), atoms.get_positions()))
@@ -279,7 +281,8 @@ def wannierise(calc, material: str, atoms, nk: int, seed: str, d: Path, spinor: 
                froz_max: float, timings: dict) -> dict:
     Wannier90 = _writer_class()
     d.mkdir(parents=True, exist_ok=True)
-    (d / f"{seed}.win").write_text(win_text(material, atoms, nk, spinor, froz_max))
+    (d / f"{seed}.win").write_text(win_text(material, atoms, nk, spinor, froz_max,
+                                             calc.get_bz_k_points()))
     tag = "soc" if spinor else "nosoc"
     run_w90(d, seed, ["-pp"], timings, f"wannier90 -pp {tag}")
     t0 = time.perf_counter()
@@ -458,13 +461,15 @@ valence = {{ {cat} = 2, Te = 4 }}
 def step_ship(material: str, work: Path, ship: Path, seeds: list[str], meta: dict,
               kmesh: int) -> None:
     for tag in ("soc", "nosoc"):
+        if not all((work / s / tag / f"{s}_hr.dat").exists() for s in seeds):
+            continue                                  # e.g. --no-soc
         dst = ship / "wannier" / tag
         dst.mkdir(parents=True, exist_ok=True)
         for s in seeds:
             for suf in SHIP_SUFFIXES:
                 shutil.copy2(work / s / tag / f"{s}{suf}", dst / f"{s}{suf}")
-    (ship / "wanphonon.toml").write_text(toml_text(material, seeds, True, kmesh, "soc"))
-    (ship / "wanphonon_nosoc.toml").write_text(toml_text(material, seeds, False, kmesh, "nosoc"))
+        name = "wanphonon.toml" if tag == "soc" else "wanphonon_nosoc.toml"
+        (ship / name).write_text(toml_text(material, seeds, tag == "soc", kmesh, tag))
     (ship / "summary.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
