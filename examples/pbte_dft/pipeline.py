@@ -81,7 +81,8 @@ N_WANN = 6              # spinless WFs (cation p, Te p); spinor: 12
 N_OCC = 3               # occupied model bands per spin (Te p)
 FROZ_ABOVE_EF = 2.0     # eV: dis_froz_max = E_F(eq) + this (the same absolute number in every run)
 DIS_NUM_ITER = 400
-NUM_ITER = 200
+NUM_ITER = 0            # projection gauge after disentanglement: continuous across the runs
+#                         (with 200 localisation steps one displaced run fell into another minimum)
 DIS_CONV_TOL = 1e-30    # never reached: every run does exactly DIS_NUM_ITER + NUM_ITER iterations
 CONV_TOL = 1e-30
 PROJ_ORBITALS = [1, 2, 3]   # GPAW projector index of p_y, p_z, p_x (s, p_y, p_z, p_x, ...)
@@ -504,6 +505,9 @@ def main(argv=None) -> int:
     p.add_argument("--kmesh", type=int, default=24, help="k-mesh written into the TOML files")
     p.add_argument("--ship-dir", type=Path, default=None)
     p.add_argument("--no-ship", action="store_true")
+    p.add_argument("--reuse-gpw", action="store_true",
+                   help="read <workdir>/<seed>/<seed>.gpw where present instead of running the SCF")
+    p.add_argument("--clean", action="store_true", help="delete .amn/.mmn/.eig after each run")
     args = p.parse_args(argv)
 
     mat = MATERIALS[args.material]
@@ -531,12 +535,22 @@ def main(argv=None) -> int:
     calc = None
     froz_max = runs.get("eq", {}).get("dis_froz_max_eV")
     if "scf" in steps:
-        calc = make_calc(st, str(work / "gpaw.txt"))
         for s in sorted(seeds, key=lambda x: x != "eq"):
             atoms = atoms_for(args.material, a, all_seeds[s])
-            atoms.calc = calc
             t0 = time.perf_counter()
+            gpw = work / s / f"{s}.gpw"
+            if args.reuse_gpw and gpw.exists():
+                from gpaw import GPAW
+                calc = GPAW(str(gpw), txt=None)
+                atoms = calc.get_atoms()
+            else:
+                if calc is None or args.reuse_gpw:
+                    calc = make_calc(st, str(work / "gpaw.txt"))
+                atoms.calc = calc
             etot = atoms.get_potential_energy()
+            if not gpw.exists():
+                gpw.parent.mkdir(parents=True, exist_ok=True)
+                calc.write(str(gpw), mode="all")       # for --reuse-gpw (not shipped)
             # gpaw 26.7 caches the backwards-compatible ``calc.wfs`` (used by the Wannier90
             # writer and the Berry phase) per DFT object, and move_atoms keeps that object:
             # drop the cache, or the writer would see the previous structure's wave functions.
@@ -561,8 +575,9 @@ def main(argv=None) -> int:
                 r[f"wannier_{tag}"] = wannierise(calc, args.material, atoms, st["nk"], s,
                                                  work / s / tag, spinor, froz_max, timings)
                 r[f"wannier_{tag}"]["time_s"] = time.perf_counter() - t1
-                for f in (work / s / tag).glob(f"{s}.[ame][mmi][nng]"):
-                    f.unlink()                           # .amn .mmn .eig: large, not needed
+                if args.clean:
+                    for f in (work / s / tag).glob(f"{s}.[ame][mmi][nng]"):
+                        f.unlink()                       # .amn .mmn .eig
             r["total_s"] = time.perf_counter() - t0
             runs[s] = r
             info_path.write_text(json.dumps(runs, indent=1))
