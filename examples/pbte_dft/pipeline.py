@@ -107,7 +107,13 @@ def seeds_for(cation: str, with_mode2: bool = False) -> dict:
 
 def atoms_for(material: str, a: float, disp: dict):
     from ase.build import bulk
-    atoms = bulk(material, "rocksalt", a=a)       # primitive fcc cell, cation at 0, Te at (a/2,0,0)
+    atoms = bulk(material, "rocksalt", a=a)       # primitive fcc cell
+    # cation at reduced (1/8, 1/8, 1/8), Te at (5/8, 5/8, 5/8) (the Te site (a/2, a/2, a/2) from
+    # the cation): no atom near a cell boundary.  With ASE's default (cation at 0, Te at
+    # (a/2, 0, 0), reduced (-1/2, 1/2, 1/2)) small displacements wrap reduced coordinates through
+    # 0, and the GPAW writer then gave runs with a broken Wannier function (spread 17 A^2 instead
+    # of 3) whenever two coordinates wrapped.
+    atoms.set_scaled_positions([[0.125] * 3, [0.625] * 3])
     pos = atoms.get_positions()
     m = atoms.get_masses()
     for ion, d in disp.items():
@@ -629,7 +635,7 @@ def main(argv=None) -> int:
         "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
         "versions": versions(),
         "structure": {"material": args.material, "lattice_constant_A": a,
-                      "cell": "ASE bulk(rocksalt), primitive fcc, cation at 0, Te at (a/2, 0, 0)",
+                      "cell": "ASE bulk(rocksalt), primitive fcc, cation at reduced (1/8,1/8,1/8), Te at (5/8,5/8,5/8)",
                       "delta_A": DELTA},
         "dft_settings": {"mode": f"PW({st['ecut']} eV)", "xc": "PBE", "kpts": [st["nk"]] * 3,
                          "gamma_centred": True, "symmetry": "off", "nbands": st["nbands"],
