@@ -111,7 +111,7 @@ def gap_map(folder: Path, sub: str, nocc: int) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--material", choices=list(FOLDERS), required=True)
-    p.add_argument("--meshes", default="8,12,16,24")
+    p.add_argument("--meshes", default="16,24,32,48,64")
     p.add_argument("--quick", action="store_true", help="only the TOML meshes, no convergence table")
     p.add_argument("--born-mesh", type=int, default=8,
                    help="k-mesh of the Born charges compared with GPAW in the tests")

@@ -508,7 +508,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-soc", action="store_true", help="skip the spinor (SOC) Wannierisation")
     p.add_argument("--mode2", action="store_true", help="add whole-mode runs at +-1, +-2 delta")
     p.add_argument("--born-nk", default="", help="k-grids of the 'born' step, e.g. 6,8,10")
-    p.add_argument("--kmesh", type=int, default=24, help="k-mesh written into the TOML files")
+    p.add_argument("--kmesh", type=int, default=48, help="k-mesh written into the TOML files")
     p.add_argument("--ship-dir", type=Path, default=None)
     p.add_argument("--no-ship", action="store_true")
     p.add_argument("--reuse-gpw", action="store_true",
