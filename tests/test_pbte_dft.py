@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"PbTe": ROOT / "examples" / "pbte_dft", "SnTe": ROOT / "examples" / "snte_dft"}
 CATION = {"PbTe": "Pb", "SnTe": "Sn"}
 TEST_MESH = 8          # modest k-mesh: each fast test well under 30 s on one core
+BORN_MESH = 16         # no-SOC Born charges: within 0.1 % of the 64^3 value (analysis.json)
 
 
 def _have(material, name):
@@ -58,14 +59,26 @@ def _charges(result):
 MATS = [m for m in FOLDERS if _have(m, "wanphonon_nosoc.toml")]
 
 
+def _gpaw_reference(material):
+    """GPAW Berry-phase Born charges on the densest k-grid, if the two densest grids agree within
+    1 % (else None and the reason)."""
+    dft = json.loads((FOLDERS[material] / "dft_born_charges.json").read_text())["by_kgrid"]
+    grids = sorted(dft, key=int)
+    if len(grids) < 2:
+        return None, f"GPAW Berry phase only on {grids} (k-convergence unknown)"
+    a, b = dft[grids[-2]]["Z_xx"], dft[grids[-1]]["Z_xx"]
+    worst = max(abs(a[k] - b[k]) / abs(b[k]) for k in b)
+    if worst > 0.01:
+        return None, f"GPAW Berry phase not converged in k ({grids[-2]} vs {grids[-1]}: {worst:.1%})"
+    return b, grids[-1]
+
+
 @pytest.mark.parametrize("material", MATS)
 def test_born_charges_match_gpaw_berry_phase(material):
-    folder = FOLDERS[material]
-    dft = json.loads((folder / "dft_born_charges.json").read_text())
-    ref = json.loads((folder / "analysis.json").read_text())["test_reference"]
-    nk = str(ref["gpaw_kgrid_compared"])
-    z_gpaw = dft["by_kgrid"][nk]["Z_xx"]
-    z = _charges(_run(material, "wanphonon_nosoc.toml", ref["born_mesh"]))
+    z_gpaw, why = _gpaw_reference(material)
+    if z_gpaw is None:
+        pytest.skip(why)
+    z = _charges(_run(material, "wanphonon_nosoc.toml", BORN_MESH))
     for ion, zz in z.items():
         assert zz[0, 0] == pytest.approx(zz[1, 1], rel=1e-3)          # cubic: xx = yy
         assert zz[0, 0] == pytest.approx(z_gpaw[ion], rel=0.03), (ion, zz[0, 0], z_gpaw[ion])

@@ -116,9 +116,28 @@ def main(argv=None) -> int:
     p.add_argument("--born-mesh", type=int, default=8,
                    help="k-mesh of the Born charges compared with GPAW in the tests")
     p.add_argument("--gpaw-kgrid", type=int, default=4, help="GPAW Berry-phase k-grid compared")
+    p.add_argument("--append-meshes", default="",
+                   help="only add these meshes to the convergence tables of an existing analysis.json")
+    p.add_argument("--tags", default="soc,nosoc", help="with --append-meshes: which models")
     args = p.parse_args(argv)
     folder = FOLDERS[args.material]
     cat = CATION[args.material]
+    if args.append_meshes:
+        out = json.loads((folder / "analysis.json").read_text())
+        for tag in args.tags.split(","):
+            name = "wanphonon.toml" if tag == "soc" else "wanphonon_nosoc.toml"
+            for mesh in [int(x) for x in args.append_meshes.split(",")]:
+                r, dt = run_toml(folder, name, mesh=mesh)
+                ss = summarise(r, cat)
+                conv = [c for c in out[tag]["convergence"] if c["mesh"] != mesh]
+                conv.append({"mesh": mesh, "time_s": dt, "Z_total": ss["Z_total"], "chi": ss["chi"],
+                             "moment_ionic_magneton": ss["moment_total"]["ionic_magneton"],
+                             "min_direct_gap_eV": ss["min_direct_gap_eV"]})
+                out[tag]["convergence"] = sorted(conv, key=lambda c: c["mesh"])
+                (folder / "analysis.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
+                print(f"  {tag} mesh {mesh}: {dt:.0f} s, total chi {ss['chi']['total']:.6g}", flush=True)
+        print_tables(out, folder)
+        return 0
     out = {"material": args.material, "E_TO_meV_assumed": E_TO_MEV}
     t_all = time.perf_counter()
     for tag, name, nocc in (("soc", "wanphonon.toml", 6), ("nosoc", "wanphonon_nosoc.toml", 3)):
