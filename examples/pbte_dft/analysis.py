@@ -56,7 +56,7 @@ def run_toml(folder: Path, name: str, mesh: int | None = None, phonon_meV: float
     return res, time.perf_counter() - t0
 
 
-def summarise(res, cation: str) -> dict:
+def summarise(res, cation: str, val=None) -> dict:
     per = res.extra["born_charge_per_ion"]
     z = {ion: np.asarray(v["total"]) for ion, v in per.items()}
     ze = {ion: np.asarray(v["electronic"]) for ion, v in per.items()}
@@ -64,7 +64,7 @@ def summarise(res, cation: str) -> dict:
     w = m["mode_weight"]
     pat = res.extra["phonon_pattern"]
     # bare ions (model valences on their orbits): w sum_kappa val_kappa c_kappa^2
-    val = {cation: 2.0, "Te": 4.0}
+    val = val or {cation: 2.0, "Te": 4.0}
     c2 = {k: float(np.asarray(v)[0][0]) ** 2 for k, v in pat.items()}
     bare = w * sum(val[k] * c2[k] for k in val)
     ratio_N = m["nuclear_magneton"] / m["ionic_magneton"]
@@ -116,42 +116,48 @@ def main(argv=None) -> int:
     p.add_argument("--born-mesh", type=int, default=8,
                    help="k-mesh of the Born charges compared with GPAW in the tests")
     p.add_argument("--gpaw-kgrid", type=int, default=4, help="GPAW Berry-phase k-grid compared")
+    p.add_argument("--suffix", default="", help="'_sp': the diagnostic s+p model (wanphonon_sp.toml ...)")
     p.add_argument("--append-meshes", default="",
                    help="only add these meshes to the convergence tables of an existing analysis.json")
     p.add_argument("--tags", default="soc,nosoc", help="with --append-meshes: which models")
     args = p.parse_args(argv)
     folder = FOLDERS[args.material]
     cat = CATION[args.material]
+    sfx = args.suffix
+    val = {cat: 4.0, "Te": 6.0} if sfx == "_sp" else None
     if args.append_meshes:
-        out = json.loads((folder / "analysis.json").read_text())
+        out = json.loads((folder / f"analysis{sfx}.json").read_text())
         for tag in args.tags.split(","):
-            name = "wanphonon.toml" if tag == "soc" else "wanphonon_nosoc.toml"
+            name = ("wanphonon" if tag == "soc" else "wanphonon_nosoc") + sfx + ".toml"
             for mesh in [int(x) for x in args.append_meshes.split(",")]:
                 r, dt = run_toml(folder, name, mesh=mesh)
-                ss = summarise(r, cat)
+                ss = summarise(r, cat, val)
                 conv = [c for c in out[tag]["convergence"] if c["mesh"] != mesh]
                 conv.append({"mesh": mesh, "time_s": dt, "Z_total": ss["Z_total"], "chi": ss["chi"],
                              "moment_ionic_magneton": ss["moment_total"]["ionic_magneton"],
                              "min_direct_gap_eV": ss["min_direct_gap_eV"]})
                 out[tag]["convergence"] = sorted(conv, key=lambda c: c["mesh"])
-                (folder / "analysis.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
+                (folder / f"analysis{sfx}.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
                 print(f"  {tag} mesh {mesh}: {dt:.0f} s, total chi {ss['chi']['total']:.6g}", flush=True)
         print_tables(out, folder)
         return 0
     out = {"material": args.material, "E_TO_meV_assumed": E_TO_MEV}
     t_all = time.perf_counter()
-    for tag, name, nocc in (("soc", "wanphonon.toml", 6), ("nosoc", "wanphonon_nosoc.toml", 3)):
+    nv = 5 if sfx == "_sp" else 3
+    for tag, name, nocc in (("soc", f"wanphonon{sfx}.toml", 2 * nv), ("nosoc", f"wanphonon_nosoc{sfx}.toml", nv)):
+        if not (folder / name).exists():
+            continue
         res, dt = run_toml(folder, name, phonon_meV=E_TO_MEV)
-        s = summarise(res, cat)
+        s = summarise(res, cat, val)
         s["time_s"] = dt
-        s["kmesh"] = res.grid if hasattr(res, "grid") else None
-        s["gap_map"] = gap_map(folder, tag, nocc)
+        s["kmesh_label"] = "x".join(str(x) for x in tomllib.loads((folder / name).read_text())["kmesh"]["size"])
+        s["gap_map"] = gap_map(folder, tag + sfx, nocc)
         out[tag] = s
         conv = []
         if not args.quick:
             for mesh in [int(x) for x in args.meshes.split(",")]:
                 r, dt = run_toml(folder, name, mesh=mesh)
-                ss = summarise(r, cat)
+                ss = summarise(r, cat, val)
                 conv.append({"mesh": mesh, "time_s": dt, "Z_total": ss["Z_total"], "chi": ss["chi"],
                              "moment_ionic_magneton": ss["moment_total"]["ionic_magneton"],
                              "min_direct_gap_eV": ss["min_direct_gap_eV"]})
@@ -165,15 +171,17 @@ def main(argv=None) -> int:
     ref = {"mesh": 8, "born_mesh": args.born_mesh, "gpaw_kgrid_compared": args.gpaw_kgrid,
            "provenance": {"made_by": "examples/pbte_dft/analysis.py", "git_commit": commit,
                           "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}}
-    for tag, name in (("soc", "wanphonon.toml"), ("nosoc", "wanphonon_nosoc.toml")):
+    for tag, name in (("soc", f"wanphonon{sfx}.toml"), ("nosoc", f"wanphonon_nosoc{sfx}.toml")):
+        if not (folder / name).exists():
+            continue
         r, _ = run_toml(folder, name, mesh=8)
         ref[tag] = {"chi": dict(r.chi), "moment_ionic_magneton": r.moment["ionic_magneton"],
                     "inputs_sha256": r.provenance["inputs_sha256"]}
         rb, _ = run_toml(folder, name, mesh=args.born_mesh)
-        ref[tag]["Z_total_born_mesh"] = summarise(rb, cat)["Z_total"]
+        ref[tag]["Z_total_born_mesh"] = summarise(rb, cat, val)["Z_total"]
     out["test_reference"] = ref
     out["time_s"] = time.perf_counter() - t_all
-    (folder / "analysis.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
+    (folder / f"analysis{sfx}.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
     print_tables(out, folder)
     return 0
 
@@ -181,7 +189,7 @@ def main(argv=None) -> int:
 def print_tables(out: dict, folder: Path) -> None:
     dft = json.loads((folder / "dft_born_charges.json").read_text()) if (folder / "dft_born_charges.json").exists() else None
     print(f"\n{out['material']}: Born charges (e; total = model valence + electronic, (xx+yy)/2)")
-    for tag in ("soc", "nosoc"):
+    for tag in [t for t in ("soc", "nosoc") if t in out]:
         s = out[tag]
         print(f"  {tag:6s} " + "  ".join(f"Z*_{k} = {v:+.4f}" for k, v in s["Z_total"].items())
               + f"  sum {s['sum_rule']:+.4f}")

@@ -86,6 +86,13 @@ NUM_ITER = 0            # projection gauge after disentanglement: continuous acr
 DIS_CONV_TOL = 1e-30    # never reached: every run does exactly DIS_NUM_ITER + NUM_ITER iterations
 CONV_TOL = 1e-30
 PROJ_ORBITALS = [1, 2, 3]   # GPAW projector index of p_y, p_z, p_x (s, p_y, p_z, p_x, ...)
+P_ORBITALS = [1, 2, 3]      # cation p: band character at L (inversion)
+VALENCE = (2, 4)            # model valence of cation, Te (PAW valence minus the bands below)
+MODELS = {  # --model: N_BELOW, N_OUT, N_WANN, N_OCC, PROJ_ORBITALS, projections, VALENCE
+    "p": (7, 12, 6, 3, [1, 2, 3], "p", (2, 4)),
+    "sp": (5, 14, 8, 5, [0, 1, 2, 3], "s;p", (4, 6)),   # cation s and Te 5s in the model too
+}
+PROJ_LABEL = "p"
 
 SHIP_SUFFIXES = ["_hr.dat", "_centres.xyz", "_wsvec.dat", ".win", ".wout"]
 STEPS = ["scf", "bands", "born", "ship"]
@@ -153,7 +160,7 @@ def gaps_at_L(calc) -> dict:
     iL = l_index(calc.get_bz_k_points())
     e = calc.get_eigenvalues(kpt=iL)
     P = calc.wfs.kpt_u[iL].projections
-    Pc = np.asarray(P[0])[:, PROJ_ORBITALS] if 0 in P else None
+    Pc = np.asarray(P[0])[:, P_ORBITALS] if 0 in P else None
     wc = np.sum(np.abs(Pc) ** 2, axis=1) if Pc is not None else None
     out = {"nocc_spinless": nocc}
     g = float(e[nocc] - e[nocc - 1])
@@ -165,7 +172,7 @@ def gaps_at_L(calc) -> dict:
     soc = soc_eigenstates(calc)
     es = soc.eigenvalues()[iL]
     Pm = soc[iL].P_amj[0]
-    cols = [2 * i + s for i in PROJ_ORBITALS for s in (0, 1)]
+    cols = [2 * i + s for i in P_ORBITALS for s in (0, 1)]
     w = np.sum(np.abs(np.asarray(Pm)[:, cols]) ** 2, axis=1)
     n = 2 * nocc
     vb = w[n - 2:n].mean()
@@ -232,8 +239,8 @@ ang
 end atoms_cart
 
 begin projections
-{cat}:p
-Te:p
+{cat}:{PROJ_LABEL}
+Te:{PROJ_LABEL}
 end projections
 
 mp_grid = {nk} {nk} {nk}
@@ -438,10 +445,10 @@ def toml_text(material: str, seeds: list[str], spinor: bool, kmesh: int, sub: st
             block += f'ion = "{ion}"\n'
         disp.append(block)
     if spinor:
-        el = ("occupied_bands = 6        # the Te-p valence bands, spinors (3 Kramers pairs)\n"
+        el = (f"occupied_bands = {2 * N_OCC}        # the valence bands of the model, spinors (Kramers pairs)\n"
               "spin_degeneracy = 1       # spinor Wannier functions: spin is in the model")
     else:
-        el = ("occupied_bands = 3        # Te-p valence bands per spin\n"
+        el = (f"occupied_bands = {N_OCC}        # valence bands of the model per spin\n"
               "spin_degeneracy = 2       # spinless model of a spin-degenerate system")
     return f"""# {material}, GPAW PBE {'+ SOC, 12 spinor' if spinor else 'without SOC, 6 spinless'} Wannier functions (cation p + Te p),
 # made by examples/pbte_dft/pipeline.py (files in wannier/{sub}/).  The Gamma TO mode:
@@ -460,24 +467,24 @@ size = [{kmesh}, {kmesh}, {kmesh}]
 species = "{cat}"
 pattern = {{ Te = {-mc / mt:.6f} }}   # -m_{cat}/m_Te (ASE masses {mc}, {mt})
 # valence = PAW valence minus the electrons of the bands below the model, which are taken to
-# move rigidly with their ion: {cat} 14 - 10 (d) - 2 (s) = 2, Te 6 - 2 (5s) = 4
-valence = {{ {cat} = 2, Te = 4 }}
+# move rigidly with their ion ({cat} 14 - 10 (d) - 2 (s) = 2, Te 6 - 2 (5s) = 4 for the p model)
+valence = {{ {cat} = {VALENCE[0]}, Te = {VALENCE[1]} }}
 """
 
 
 def step_ship(material: str, work: Path, ship: Path, seeds: list[str], meta: dict,
-              kmesh: int) -> None:
+              kmesh: int, suffix: str = "") -> None:
     for tag in ("soc", "nosoc"):
         if not all((work / s / tag / f"{s}_hr.dat").exists() for s in seeds):
             continue                                  # e.g. --no-soc
-        dst = ship / "wannier" / tag
+        dst = ship / "wannier" / (tag + suffix)
         dst.mkdir(parents=True, exist_ok=True)
         for s in seeds:
             for suf in SHIP_SUFFIXES:
                 shutil.copy2(work / s / tag / f"{s}{suf}", dst / f"{s}{suf}")
-        name = "wanphonon.toml" if tag == "soc" else "wanphonon_nosoc.toml"
-        (ship / name).write_text(toml_text(material, seeds, tag == "soc", kmesh, tag))
-    (ship / "summary.json").write_text(json.dumps(meta, indent=1) + "\n")
+        name = ("wanphonon" if tag == "soc" else "wanphonon_nosoc") + suffix + ".toml"
+        (ship / name).write_text(toml_text(material, seeds, tag == "soc", kmesh, tag + suffix))
+    (ship / f"summary{suffix}.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 def versions() -> dict:
@@ -514,8 +521,13 @@ def main(argv=None) -> int:
     p.add_argument("--reuse-gpw", action="store_true",
                    help="read <workdir>/<seed>/<seed>.gpw where present instead of running the SCF")
     p.add_argument("--clean", action="store_true", help="delete .amn/.mmn/.eig after each run")
+    p.add_argument("--model", choices=list(MODELS), default="p",
+                   help="p: cation p + Te p (shipped); sp: also cation s and Te 5s (diagnostic)")
+    p.add_argument("--wannier-subdir", default="", help="suffix of the soc/nosoc run folders")
     args = p.parse_args(argv)
 
+    global N_BELOW, N_OUT, N_WANN, N_OCC, PROJ_ORBITALS, PROJ_LABEL, VALENCE
+    N_BELOW, N_OUT, N_WANN, N_OCC, PROJ_ORBITALS, PROJ_LABEL, VALENCE = MODELS[args.model]
     mat = MATERIALS[args.material]
     cat = mat["cation"]
     a = args.a if args.a is not None else mat["a"]
@@ -642,14 +654,17 @@ def main(argv=None) -> int:
                          "occupations": f"Fermi-Dirac {WIDTH} eV", "convergence": SCF_CONV,
                          "soc": "non-self-consistent, gpaw.spinorbit.soc_eigenstates on the "
                                 "scalar-relativistic SCF, all nbands bands (2 nbands spinors)"},
-        "wannier_settings": {"projections": [f"{cat}:p", "Te:p"], "num_wann": {"soc": 12, "nosoc": 6},
+        "wannier_settings": {"model": args.model,
+                             "projections": [f"{cat}:{PROJ_LABEL}", f"Te:{PROJ_LABEL}"],
+                             "num_wann": {"soc": 2 * N_WANN, "nosoc": N_WANN},
+                             "model_valence": {cat: VALENCE[0], "Te": VALENCE[1]},
                              "num_bands": {"soc": 2 * N_OUT, "nosoc": N_OUT},
                              "excluded_below": {"soc": 2 * N_BELOW, "nosoc": N_BELOW},
                              "dis_froz_max_eV": froz_max, "froz_above_eq_fermi_eV": FROZ_ABOVE_EF,
                              "dis_num_iter": DIS_NUM_ITER, "num_iter": NUM_ITER,
                              "amn": "GPAW PAW-projector overlaps of the cation and Te p projectors",
                              "spin_degeneracy": {"soc": 1, "nosoc": 2},
-                             "occupied_bands": {"soc": 6, "nosoc": 3}},
+                             "occupied_bands": {"soc": 2 * N_OCC, "nosoc": N_OCC}},
         "runs": {s: {k: v for k, v in r.items() if k != "berry_phase"} | (
             {"berry_phase_c": r["berry_phase"]["phase_c"]} if "berry_phase" in r else {})
             for s, r in runs.items()},
@@ -661,8 +676,9 @@ def main(argv=None) -> int:
     }
     (work / "summary.json").write_text(json.dumps(meta, indent=1) + "\n")
     if "ship" in steps and ship is not None:
-        step_ship(args.material, work, ship, [s for s in all_seeds if s in runs], meta, args.kmesh)
-        if born:
+        step_ship(args.material, work, ship, [s for s in all_seeds if s in runs], meta, args.kmesh,
+                  args.wannier_subdir)
+        if born and not args.wannier_subdir:
             (ship / "dft_born_charges.json").write_text(json.dumps({
                 "description": f"{args.material}: GPAW Berry-phase Born charges (no SOC), "
                                "gpaw.berryphase.polarization_phase, central differences "
@@ -671,7 +687,7 @@ def main(argv=None) -> int:
                 "lattice_constant_A": a,
                 "by_kgrid": {str(k): {kk: vv for kk, vv in v.items() if kk != "phases"}
                              for k, v in sorted(born.items())}}, indent=1) + "\n")
-        if bands:
+        if bands and not args.wannier_subdir:
             (ship / "bands_check.json").write_text(json.dumps(bands) + "\n")
         print(f"[ship] -> {ship}")
     print(f"total {time.perf_counter() - t_all:.0f} s")
