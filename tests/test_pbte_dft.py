@@ -2,7 +2,7 @@
 
 Fast tests read the shipped Wannier90 files and judge wanphonon by numbers it did not make:
 
-* the Born charges of the scalar-relativistic (no-SOC) model against GPAW's own Berry-phase
+* the Born charges of the scalar-relativistic (no-SOC) s+p model against GPAW's own Berry-phase
   Born charges of the same SCF runs (``dft_born_charges.json``, written by pipeline.py from
   ``gpaw.berryphase.polarization_phase``), within 3 %;
 * the acoustic sum rule, |Z*_cation + Z*_Te| <= 0.1 e;
@@ -78,7 +78,10 @@ def test_born_charges_match_gpaw_berry_phase(material):
     z_gpaw, why = _gpaw_reference(material)
     if z_gpaw is None:
         pytest.skip(why)
-    z = _charges(_run(material, "wanphonon_nosoc.toml", BORN_MESH))
+    # the model with the cation s and Te 5s bands (the p-only model treats them as rigid ion
+    # cores and overestimates Z* by about 4 %: README)
+    name = "wanphonon_nosoc_sp.toml" if _have(material, "wanphonon_nosoc_sp.toml") else "wanphonon_nosoc.toml"
+    z = _charges(_run(material, name, BORN_MESH))
     for ion, zz in z.items():
         assert zz[0, 0] == pytest.approx(zz[1, 1], rel=1e-3)          # cubic: xx = yy
         assert zz[0, 0] == pytest.approx(z_gpaw[ion], rel=0.03), (ion, zz[0, 0], z_gpaw[ion])
