@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Lattice-constant sweep of PbTe with SOC through the band inversion at L (reduced settings).
+"""Lattice-constant sweep of PbTe with SOC through the band inversion at L.
 
-    python examples/pbte_dft/sweep.py --a 6.462,6.65,6.80,6.95 --workdir /tmp/pbte_sweep [--mesh 32]
+    python examples/pbte_dft/sweep.py --a 6.65,6.90 --workdir /tmp/pbte_sweep [--mesh 32] [--reduced]
 
 For each lattice constant: pipeline.py --reduced with eq and the whole TO mode displaced
 (cation +-0.01 A, Te -(m_cat/m_Te) times that, along x and y: ``ion = "mode"`` runs), SOC and no
@@ -57,16 +57,19 @@ def main(argv=None) -> int:
     p.add_argument("--workdir", type=Path, required=True)
     p.add_argument("--mesh", type=int, default=32)
     p.add_argument("--material", default="PbTe")
+    p.add_argument("--reduced", action="store_true", help="pipeline --reduced (default: shipped settings)")
     args = p.parse_args(argv)
     out_path = HERE / "sweep.json"
     res = json.loads(out_path.read_text()) if out_path.exists() else {
-        "description": "PbTe with SOC (and without) vs lattice constant, pipeline.py --reduced "
-                       f"{P.REDUCED}, wanphonon on the fresh Wannier90 files", "points": {}}
+        "description": "PbTe with SOC (and without) vs lattice constant, pipeline.py "
+                       f"({P.REDUCED if args.reduced else P.FULL}), eq + whole-mode runs, wanphonon on "
+                       "the fresh Wannier90 files", "points": {}}
     for a in [float(x) for x in args.a.split(",")]:
         work = args.workdir / f"a{a:.3f}"
         ship = work / "ship"
         t0 = time.perf_counter()
-        P.main(["--material", args.material, "--a", str(a), "--reduced", "--workdir", str(work),
+        P.main(["--material", args.material, "--a", str(a), *(["--reduced"] if args.reduced else []),
+                "--workdir", str(work),
                 "--steps", "scf,ship", "--ship-dir", str(ship), "--mode2",
                 "--seeds", "eq,mode_xp,mode_xm,mode_yp,mode_ym"])
         summ = json.loads((ship / "summary.json").read_text())
