@@ -24,7 +24,22 @@ def load(folder: Path, name: str):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--material", choices=list(FOLDERS), required=True)
+    p.add_argument("--inversion", action="store_true",
+                   help="only the across-the-inversion rows (densest mesh of analysis.json, both materials)")
     args = p.parse_args(argv)
+    if args.inversion:
+        for mat in ("PbTe", "SnTe"):
+            a = load(FOLDERS[mat], "analysis.json")
+            summ = load(FOLDERS[mat], "summary.json")
+            for t in ("nosoc", "soc"):
+                c = a[t]["convergence"][-1]
+                f = c["moment_ionic_magneton"] / c["chi"]["total"]
+                g = summ["runs"]["eq"]["gaps_L"][t]["signed_gap_eV"]
+                print(f"| {mat} {'SOC' if t == 'soc' else 'no SOC'} ({c['mesh']}^3) | {g:+.3f} | "
+                      f"{c['Z_total'][CATION[mat]]:+.3f} | "
+                      + " | ".join(f"{c['chi'][k] * f:+.3g}" for k in
+                                   ("born", "energy", "topological", "nontopological", "total")) + " |")
+        return 0
     folder, cat = FOLDERS[args.material], CATION[args.material]
     summ = load(folder, "summary.json")
     ana = load(folder, "analysis.json")
@@ -109,6 +124,32 @@ def main(argv=None) -> int:
             for name, g in a[t]["gap_map"].items():
                 print(f"\ndirect gap of the {t} model along {name} (|k - L| in 1/A: gap in eV): "
                       + ", ".join(f"{q:.2f}: {e:.3f}" for q, e in zip(g["q_per_A"], g["gap_eV"])))
+    sb = load(folder, f"soc_bands_{args.material}.json") or load(HERE, f"soc_bands_{args.material}.json")
+    if sb:
+        print(f"\n### SOC basis: gap at L (eq, |E_c - E_v|, eV) against the scalar-relativistic bands in the SOC step\n")
+        print("| bands | spinors | gap at L with SOC | without SOC |\n|---|---|---|---|")
+        for nb, r in sorted(sb["by_nbands"].items(), key=lambda x: int(x[0])):
+            print(f"| {nb} | {2 * int(nb)} | {r['gap_L_soc_eV']:.4f} | {r['gap_L_nosoc_eV']:.4f} |")
+    sw = load(folder, "sweep.json")
+    if sw:
+        print("\n### Lattice-constant sweep with SOC (eq + whole-mode runs, shipped DFT settings)\n")
+        print("| a (A) | gap at L, SOC | gap at L, no SOC | model | mesh | min direct gap (eV) | Z*_mode | born | energy | topological | nontopological | total (mu_I) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for a, pt in sorted(sw["points"].items(), key=lambda x: float(x[0])):
+            g = pt["gaps_L_eq"]
+            base = f"| {a} | {g['soc']['signed_gap_eV']:+.4f} | {g['nosoc']['signed_gap_eV']:+.4f} |"
+            rows = 0
+            for tag in ("soc", "nosoc"):
+                for mesh, x in sorted(pt.get("by_mesh", {}).get(tag, {}).items(), key=lambda y: int(y[0])):
+                    if "error" in x:
+                        print(base + f" {tag} | {mesh}^3 | {x['error'][:60]} | | | | | | |")
+                        continue
+                    t = x["moment_terms_ionic_magneton"]
+                    print(base + f" {tag} | {mesh}^3 | {x['min_direct_gap_eV']:.4f} | {x['mode_born_charge_total_xx']:+.3f} | "
+                          + " | ".join(f"{t[k]:+.4g}" for k in ("born", "energy", "topological", "nontopological", "total")) + " |")
+                    rows += 1
+            if rows == 0:
+                print(base + " (eq only) | | | | | | | | |")
     return 0
 
 

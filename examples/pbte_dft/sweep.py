@@ -58,6 +58,11 @@ def main(argv=None) -> int:
     p.add_argument("--mesh", type=int, default=32)
     p.add_argument("--material", default="PbTe")
     p.add_argument("--reduced", action="store_true", help="pipeline --reduced (default: shipped settings)")
+    p.add_argument("--analyse-only", action="store_true",
+                   help="re-run wanphonon on an existing <workdir>/a<a>/ship at --mesh (adds to by_mesh)")
+    p.add_argument("--tags", default="soc,nosoc")
+    p.add_argument("--gaps-only", action="store_true",
+                   help="only record the gaps at L of an existing <workdir>/a<a>/runs.json (eq run)")
     args = p.parse_args(argv)
     out_path = HERE / "sweep.json"
     res = json.loads(out_path.read_text()) if out_path.exists() else {
@@ -67,19 +72,32 @@ def main(argv=None) -> int:
     for a in [float(x) for x in args.a.split(",")]:
         work = args.workdir / f"a{a:.3f}"
         ship = work / "ship"
+        if args.gaps_only:
+            runs = json.loads((work / "runs.json").read_text())
+            res["points"][f"{a:.3f}"] = {"lattice_constant_A": a, "gaps_L_eq": runs["eq"]["gaps_L"],
+                                         "note": "eq run only (no displaced runs)"}
+            out_path.write_text(json.dumps(res, indent=1) + "\n")
+            continue
         t0 = time.perf_counter()
-        P.main(["--material", args.material, "--a", str(a), *(["--reduced"] if args.reduced else []),
-                "--workdir", str(work),
-                "--steps", "scf,ship", "--ship-dir", str(ship), "--mode2",
-                "--seeds", "eq,mode_xp,mode_xm,mode_yp,mode_ym"])
+        if not args.analyse_only:
+            P.main(["--material", args.material, "--a", str(a), *(["--reduced"] if args.reduced else []),
+                    "--workdir", str(work),
+                    "--steps", "scf,ship", "--ship-dir", str(ship), "--mode2",
+                    "--seeds", "eq,mode_xp,mode_xm,mode_yp,mode_ym"])
         summ = json.loads((ship / "summary.json").read_text())
-        pt = {"lattice_constant_A": a, "gaps_L_eq": summ["runs"]["eq"]["gaps_L"],
-              "dft_wall_s": time.perf_counter() - t0}
+        pt = res["points"].get(f"{a:.3f}", {}) if args.analyse_only else {}
+        pt.update({"lattice_constant_A": a, "gaps_L_eq": summ["runs"]["eq"]["gaps_L"]})
+        if not args.analyse_only:
+            pt["dft_wall_s"] = time.perf_counter() - t0
         for tag, name in (("soc", "wanphonon.toml"), ("nosoc", "wanphonon_nosoc.toml")):
+            if tag not in args.tags.split(","):
+                continue
             try:
                 pt[tag] = analyse(ship, name, args.mesh)
             except Exception as exc:            # e.g. a gap closing on the grid
                 pt[tag] = {"error": f"{type(exc).__name__}: {exc}"}
+            pt.setdefault("by_mesh", {}).setdefault(tag, {})[str(args.mesh)] = pt[tag]
+        res = json.loads(out_path.read_text()) if out_path.exists() else res   # others may have written
         res["points"][f"{a:.3f}"] = pt
         out_path.write_text(json.dumps(res, indent=1) + "\n")
         g = pt["gaps_L_eq"]
