@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Print the README tables (markdown) from the shipped JSON files; no computation.
+
+    python examples/pbte_dft/report.py --material PbTe
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FOLDERS = {"PbTe": HERE, "SnTe": HERE.parent / "snte_dft"}
+CATION = {"PbTe": "Pb", "SnTe": "Sn"}
+
+
+def load(folder: Path, name: str):
+    f = folder / name
+    return json.loads(f.read_text()) if f.exists() else None
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--material", choices=list(FOLDERS), required=True)
+    p.add_argument("--inversion", action="store_true",
+                   help="only the across-the-inversion rows (densest mesh of analysis.json, both materials)")
+    args = p.parse_args(argv)
+    if args.inversion:
+        for mat in ("PbTe", "SnTe"):
+            a = load(FOLDERS[mat], "analysis.json")
+            summ = load(FOLDERS[mat], "summary.json")
+            for t in ("nosoc", "soc"):
+                c = a[t]["convergence"][-1]
+                f = c["moment_ionic_magneton"] / c["chi"]["total"]
+                g = summ["runs"]["eq"]["gaps_L"][t]["signed_gap_eV"]
+                print(f"| {mat} {'SOC' if t == 'soc' else 'no SOC'} ({c['mesh']}^3) | {g:+.3f} | "
+                      f"{c['Z_total'][CATION[mat]]:+.3f} | "
+                      + " | ".join(f"{c['chi'][k] * f:+.3g}" for k in
+                                   ("born", "energy", "topological", "nontopological", "total")) + " |")
+        return 0
+    folder, cat = FOLDERS[args.material], CATION[args.material]
+    summ = load(folder, "summary.json")
+    ana = load(folder, "analysis.json")
+    ana_sp = load(folder, "analysis_sp.json")
+    dft = load(folder, "dft_born_charges.json")
+
+    print("### Gaps at L (DFT, eV; negative = inverted: cation p on top of the valence band)\n")
+    print("| run | no SOC | SOC |\n|---|---|---|")
+    for s, r in summ["runs"].items():
+        g = r["gaps_L"]
+        print(f"| {s} | {g['nosoc']['signed_gap_eV']:+.4f} | {g['soc']['signed_gap_eV']:+.4f} |")
+    b = summ.get("bands_check_eq")
+    if b:
+        print("\nBand check of `eq` along L-Gamma-X-W-L (fixed-density DFT vs Wannier interpolation):\n")
+        print("| model | max error, occupied (meV) | max error, frozen window (meV) | gap at L DFT | gap at L Wannier |")
+        print("|---|---|---|---|---|")
+        for t in ("nosoc", "soc"):
+            x = b[t]
+            print(f"| {t} | {x['max_abs_error_occupied_eV'] * 1e3:.1f} | {x['max_abs_error_frozen_eV'] * 1e3:.1f} "
+                  f"| {x['gap_L_dft_eV']:.4f} | {x['gap_L_wannier_eV']:.4f} |")
+
+    print("\n### Born charges (e, (xx+yy)/2; GPAW: xx)\n")
+    print(f"| source | Z*_{cat} | Z*_Te | sum |\n|---|---|---|---|")
+    for label, a in (("wanphonon, p model", ana), ("wanphonon, sp model", ana_sp)):
+        if not a:
+            continue
+        for t in ("nosoc", "soc"):
+            if t in a:
+                z = a[t]["Z_total"]
+                print(f"| {label}, {t}, {a[t].get('kmesh_label', '48^3')} | {z[cat]:+.4f} | {z['Te']:+.4f} | {a[t]['sum_rule']:+.4f} |")
+    if dft:
+        for nk, r in sorted(dft["by_kgrid"].items(), key=lambda x: int(x[0])):
+            z = r["Z_xx"]
+            print(f"| GPAW Berry phase, no SOC, {nk}x{nk}x{nk} | {z[cat]:+.4f} | {z['Te']:+.4f} | {r['sum_rule_xx']:+.4f} |")
+
+    for label, a in (("p model", ana), ("sp model", ana_sp)):
+        if not a:
+            continue
+        print(f"\n### Moment of the circularly polarised TO phonon, {label} (per phonon quantum, "
+              f"counterclockwise {cat})\n")
+        print("| term | SOC mu/mu_I | SOC mu/mu_N | SOC mu/mu_B | no SOC mu/mu_I | no SOC mu/mu_N | no SOC mu/mu_B |")
+        print("|---|---|---|---|---|---|---|")
+        tags = [t for t in ("soc", "nosoc") if t in a]
+        for k in ("born", "energy", "topological", "nontopological", "total"):
+            row = []
+            for t in ("soc", "nosoc"):
+                if t not in a:
+                    row += ["", "", ""]
+                    continue
+                v = a[t]["moment_terms_ionic_magneton"][k]
+                r = a[t]["ratios"]
+                row += [f"{v:+.4g}", f"{v * r['mu_N_per_mu_I']:+.4g}", f"{v * r['mu_B_per_mu_I']:+.3e}"]
+            print(f"| {k} | " + " | ".join(row) + " |")
+        for lab, key in (("bare ions (model valences)", "bare_ions_ionic_magneton"),
+                         ("point charges Z*", "point_charge_estimate_ionic_magneton")):
+            row = []
+            for t in ("soc", "nosoc"):
+                if t not in a:
+                    row += ["", "", ""]
+                    continue
+                v = a[t][key]
+                r = a[t]["ratios"]
+                row += [f"{v:+.4g}", f"{v * r['mu_N_per_mu_I']:+.4g}", f"{v * r['mu_B_per_mu_I']:+.3e}"]
+            print(f"| {lab} | " + " | ".join(row) + " |")
+        t0 = tags[0]
+        print(f"\nmode weight w = {a[t0]['mode_weight']:.5f}; mu_I/mu_N = {a[t0]['ratios']['mu_N_per_mu_I']:.5f}; "
+              f"k-mesh {a[t0].get('kmesh_label', '48^3')}")
+        for t in tags:
+            c = a[t]["convergence"]
+            if not c:
+                continue
+            print(f"\nk-mesh convergence, {label}, {t}:\n")
+            print(f"| mesh | Z*_{cat} | chi_total (1/A^3) | mu/mu_I | change vs previous | min direct gap on grid (eV) | time (s) |")
+            print("|---|---|---|---|---|---|---|")
+            prev = None
+            for x in c:
+                ch = "" if prev is None else f"{(x['moment_ionic_magneton'] - prev) / abs(x['moment_ionic_magneton']):+.1%}"
+                print(f"| {x['mesh']}^3 | {x['Z_total'][cat]:+.4f} | {x['chi']['total']:+.5e} | "
+                      f"{x['moment_ionic_magneton']:+.4f} | {ch} | {x['min_direct_gap_eV']:.4f} | {x['time_s']:.0f} |")
+                prev = x["moment_ionic_magneton"]
+        for t in tags:
+            for name, g in a[t]["gap_map"].items():
+                print(f"\ndirect gap of the {t} model along {name} (|k - L| in 1/A: gap in eV): "
+                      + ", ".join(f"{q:.2f}: {e:.3f}" for q, e in zip(g["q_per_A"], g["gap_eV"])))
+    sb = load(folder, f"soc_bands_{args.material}.json") or load(HERE, f"soc_bands_{args.material}.json")
+    if sb:
+        print(f"\n### SOC basis: gap at L (eq, |E_c - E_v|, eV) against the scalar-relativistic bands in the SOC step\n")
+        print("| bands | spinors | gap at L with SOC | without SOC |\n|---|---|---|---|")
+        for nb, r in sorted(sb["by_nbands"].items(), key=lambda x: int(x[0])):
+            print(f"| {nb} | {2 * int(nb)} | {r['gap_L_soc_eV']:.4f} | {r['gap_L_nosoc_eV']:.4f} |")
+    sw = load(folder, "sweep.json")
+    if sw:
+        print("\n### Lattice-constant sweep with SOC (eq + whole-mode runs, shipped DFT settings)\n")
+        print("| a (A) | gap at L, SOC | gap at L, no SOC | model | mesh | min direct gap (eV) | Z*_mode | born | energy | topological | nontopological | total (mu_I) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for a, pt in sorted(sw["points"].items(), key=lambda x: float(x[0])):
+            g = pt["gaps_L_eq"]
+            base = f"| {a} | {g['soc']['signed_gap_eV']:+.4f} | {g['nosoc']['signed_gap_eV']:+.4f} |"
+            rows = 0
+            for tag in ("soc", "nosoc"):
+                for mesh, x in sorted(pt.get("by_mesh", {}).get(tag, {}).items(), key=lambda y: int(y[0])):
+                    if "error" in x:
+                        print(base + f" {tag} | {mesh}^3 | {x['error'][:60]} | | | | | | |")
+                        continue
+                    t = x["moment_terms_ionic_magneton"]
+                    print(base + f" {tag} | {mesh}^3 | {x['min_direct_gap_eV']:.4f} | {x['mode_born_charge_total_xx']:+.3f} | "
+                          + " | ".join(f"{t[k]:+.4g}" for k in ("born", "energy", "topological", "nontopological", "total")) + " |")
+                    rows += 1
+            if rows == 0:
+                print(base + " (eq only) | | | | | | | | |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Lattice-constant sweep of PbTe with SOC through the band inversion at L.
+
+    python examples/pbte_dft/sweep.py --a 6.65,6.90 --workdir /tmp/pbte_sweep [--mesh 32] [--reduced]
+
+For each lattice constant: pipeline.py --reduced with eq and the whole TO mode displaced
+(cation +-0.01 A, Te -(m_cat/m_Te) times that, along x and y: ``ion = "mode"`` runs), SOC and no
+SOC, then wanphonon on the fresh files (outside the repository).  Only the results go to ``sweep.json`` next to this script
+(merged with what is already there): gaps at L, Born charges, every chi term and the moment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent.parent))
+import pipeline as P  # noqa: E402
+
+
+def analyse(ship: Path, name: str, mesh: int) -> dict:
+    import wanphonon
+    cfg = copy.deepcopy(tomllib.loads((ship / name).read_text()))
+    cfg["kmesh"]["size"] = [mesh] * 3
+    old = os.getcwd()
+    os.chdir(ship)
+    try:
+        r = wanphonon.run(cfg)
+    finally:
+        os.chdir(old)
+    per = r.extra.get("born_charge_per_ion")
+    z = ({k: float(np.asarray(v["total"])[0, 0]) for k, v in per.items()} if per else None)
+    m = r.moment
+    return {"mesh": mesh, "Z_total_xx": z, "chi": dict(r.chi),
+            "mode_born_charge_total_xx": float(np.asarray(r.born_charge_total)[0, 0]),
+            "mode_born_charge_note": "dipole per unit u of the whole mode: Z_cat + c Z_Te "
+                                     "(c = -m_cat/m_Te), valences 2 and 4 included",
+            "moment_terms_ionic_magneton": {k: v["ionic_magneton"] for k, v in m["terms"].items()},
+            "moment_ionic_magneton": m["ionic_magneton"], "moment_nuclear_magneton": m["nuclear_magneton"],
+            "point_charge_ionic_magneton": (m.get("point_charge_estimate") or {}).get("ionic_magneton"),
+            "min_direct_gap_eV": r.min_direct_gap}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--a", required=True, help="comma-separated lattice constants (A)")
+    p.add_argument("--workdir", type=Path, required=True)
+    p.add_argument("--mesh", type=int, default=32)
+    p.add_argument("--material", default="PbTe")
+    p.add_argument("--reduced", action="store_true", help="pipeline --reduced (default: shipped settings)")
+    p.add_argument("--analyse-only", action="store_true",
+                   help="re-run wanphonon on an existing <workdir>/a<a>/ship at --mesh (adds to by_mesh)")
+    p.add_argument("--tags", default="soc,nosoc")
+    p.add_argument("--gaps-only", action="store_true",
+                   help="only record the gaps at L of an existing <workdir>/a<a>/runs.json (eq run)")
+    args = p.parse_args(argv)
+    out_path = HERE / "sweep.json"
+    res = json.loads(out_path.read_text()) if out_path.exists() else {
+        "description": "PbTe with SOC (and without) vs lattice constant, pipeline.py "
+                       f"({P.REDUCED if args.reduced else P.FULL}), eq + whole-mode runs, wanphonon on "
+                       "the fresh Wannier90 files", "points": {}}
+    for a in [float(x) for x in args.a.split(",")]:
+        work = args.workdir / f"a{a:.3f}"
+        ship = work / "ship"
+        if args.gaps_only:
+            runs = json.loads((work / "runs.json").read_text())
+            res["points"][f"{a:.3f}"] = {"lattice_constant_A": a, "gaps_L_eq": runs["eq"]["gaps_L"],
+                                         "note": "eq run only (no displaced runs)"}
+            out_path.write_text(json.dumps(res, indent=1) + "\n")
+            continue
+        t0 = time.perf_counter()
+        if not args.analyse_only:
+            P.main(["--material", args.material, "--a", str(a), *(["--reduced"] if args.reduced else []),
+                    "--workdir", str(work),
+                    "--steps", "scf,ship", "--ship-dir", str(ship), "--mode2",
+                    "--seeds", "eq,mode_xp,mode_xm,mode_yp,mode_ym"])
+        summ = json.loads((ship / "summary.json").read_text())
+        pt = res["points"].get(f"{a:.3f}", {}) if args.analyse_only else {}
+        pt.update({"lattice_constant_A": a, "gaps_L_eq": summ["runs"]["eq"]["gaps_L"]})
+        if not args.analyse_only:
+            pt["dft_wall_s"] = time.perf_counter() - t0
+        for tag, name in (("soc", "wanphonon.toml"), ("nosoc", "wanphonon_nosoc.toml")):
+            if tag not in args.tags.split(","):
+                continue
+            try:
+                pt[tag] = analyse(ship, name, args.mesh)
+            except Exception as exc:            # e.g. a gap closing on the grid
+                pt[tag] = {"error": f"{type(exc).__name__}: {exc}"}
+            pt.setdefault("by_mesh", {}).setdefault(tag, {})[str(args.mesh)] = pt[tag]
+        res = json.loads(out_path.read_text()) if out_path.exists() else res   # others may have written
+        res["points"][f"{a:.3f}"] = pt
+        out_path.write_text(json.dumps(res, indent=1) + "\n")
+        g = pt["gaps_L_eq"]
+        print(f"a = {a:.3f}: gap at L soc {g['soc']['signed_gap_eV']:+.4f} nosoc "
+              f"{g['nosoc']['signed_gap_eV']:+.4f}; soc {pt['soc'].get('Z_total_xx')} "
+              f"mu/mu_I {pt['soc'].get('moment_ionic_magneton')}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
