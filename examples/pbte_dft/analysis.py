@@ -57,12 +57,12 @@ def run_toml(folder: Path, name: str, mesh: int | None = None, phonon_meV: float
 
 
 def summarise(res, cation: str, val=None) -> dict:
-    per = res.extra["born_charge_per_ion"]
+    per = res.born_charge_per_ion
     z = {ion: np.asarray(v["total"]) for ion, v in per.items()}
     ze = {ion: np.asarray(v["electronic"]) for ion, v in per.items()}
     m = res.moment
     w = m["mode_weight"]
-    pat = res.extra["phonon_pattern"]
+    pat = res.phonon_pattern
     # bare ions (model valences on their orbits): w sum_kappa val_kappa c_kappa^2
     val = val or {cation: 2.0, "Te": 4.0}
     c2 = {k: float(np.asarray(v)[0][0]) ** 2 for k, v in pat.items()}
@@ -102,7 +102,8 @@ def gap_map(folder: Path, sub: str, nocc: int) -> dict:
         unit = d / np.linalg.norm(dc)
         qs = np.array([0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3])
         kred = L[None, :] + qs[:, None] * unit[None, :]
-        Hk = np.einsum("kr,rmn->kmn", np.exp(2j * np.pi * kred @ run.R.T), run.H_R)
+        R, H, _ = run.with_images()                          # Wannier90's minimal images applied
+        Hk = np.einsum("kr,rmn->kmn", np.exp(2j * np.pi * kred @ R.T), H)
         e = np.linalg.eigvalsh(Hk)
         out[name] = {"q_per_A": qs.tolist(), "gap_eV": (e[:, nocc] - e[:, nocc - 1]).tolist()}
     return out

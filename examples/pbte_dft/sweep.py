@@ -38,7 +38,7 @@ def analyse(ship: Path, name: str, mesh: int) -> dict:
         r = wanphonon.run(cfg)
     finally:
         os.chdir(old)
-    per = r.extra.get("born_charge_per_ion")
+    per = r.born_charge_per_ion
     z = ({k: float(np.asarray(v["total"])[0, 0]) for k, v in per.items()} if per else None)
     m = r.moment
     return {"mesh": mesh, "Z_total_xx": z, "chi": dict(r.chi),
