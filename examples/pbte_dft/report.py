@@ -126,7 +126,7 @@ def main(argv=None) -> int:
                       + ", ".join(f"{q:.2f}: {e:.3f}" for q, e in zip(g["q_per_A"], g["gap_eV"])))
     sb = load(folder, f"soc_bands_{args.material}.json") or load(HERE, f"soc_bands_{args.material}.json")
     if sb:
-        print(f"\n### SOC basis: gap at L (eq, |E_c - E_v|, eV) against the scalar-relativistic bands in the SOC step\n")
+        print("\n### SOC basis: gap at L (eq, |E_c - E_v|, eV) against the scalar-relativistic bands in the SOC step\n")
         print("| bands | spinors | gap at L with SOC | without SOC |\n|---|---|---|---|")
         for nb, r in sorted(sb["by_nbands"].items(), key=lambda x: int(x[0])):
             print(f"| {nb} | {2 * int(nb)} | {r['gap_L_soc_eV']:.4f} | {r['gap_L_nosoc_eV']:.4f} |")
