@@ -185,7 +185,7 @@ def profile_engine(calc, top: int = 18) -> None:
     from wanphonon.engine.integrate import Occupation, integrate
     prof = cProfile.Profile()
     prof.enable()
-    integrate(calc.system, calc.grid, Occupation(calc.prescan["occupied_bands"]))
+    integrate(calc.system, calc.grid, Occupation(calc.n_occ))
     prof.disable()
     print("\n# cProfile of the engine path (tottime, one integration)")
     pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(top)
@@ -218,7 +218,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         config = write_inputs(random_model(args.nwann), work, mesh, args.batch_size)
         calc = setup(config)                   # the model exactly as the command line reads it
-        tb, grid, n_occ = calc.system, calc.grid, calc.prescan["occupied_bands"]
+        tb, grid, n_occ = calc.system, calc.grid, calc.n_occ
         nk = grid.n_points
         print(f"# model: {tb.num_bands} Wannier functions, {len(tb.R)} R vectors, {n_occ} occupied; "
               f"grid {mesh}x{mesh}x1 = {nk} k-points in {grid.n_batches} batches of "

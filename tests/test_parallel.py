@@ -296,7 +296,7 @@ def test_slow_checkpoint_reader_does_not_lose_batches(tmp_path, monkeypatch):
     must still be computed exactly once (all ranks must deal from the same todo list)."""
     calc = setup({"model": {"name": "graphene_dirac_lattice", "delta": 0.3, "zeta": 0.5, "v": 1.0,
                               "a": 1.0}, "kmesh": {"size": [24, 24, 1], "batch_size": 16}})
-    reference = integrate(calc.system, calc.grid, Occupation(calc.prescan["occupied_bands"]))
+    reference = integrate(calc.system, calc.grid, Occupation(calc.n_occ))
     original = Checkpoint.load_all
 
     def slow_for_rank0(self):
@@ -308,7 +308,7 @@ def test_slow_checkpoint_reader_does_not_lose_batches(tmp_path, monkeypatch):
 
     def job(comm):
         cp = Checkpoint(str(tmp_path / "cp"), "fp", comm.rank, interval_s=0.0)
-        return integrate(calc.system, calc.grid, Occupation(calc.prescan["occupied_bands"]), comm=comm, checkpoint=cp)
+        return integrate(calc.system, calc.grid, Occupation(calc.n_occ), comm=comm, checkpoint=cp)
 
     results, errors = run_threads(2, job)
     assert errors == [None, None], errors

@@ -242,7 +242,7 @@ def finish(calc: Calculation, integrals: Integrals, *, ranks: int = 1) -> Result
         result.convergence = convergence_section(integrals, calc.setting)
     system_info = {"name": calc.system.name,
                    "num_bands": calc.system.num_bands,
-                   "occupied_bands": calc.prescan["occupied_bands"],
+                   "occupied_bands": calc.n_occ,
                    "fermi_energy": calc.occupation.fermi_energy}
     system_info.update(calc.system.info or {})
     if "gauge" in system_info:      # the gauge alignment record is its own section

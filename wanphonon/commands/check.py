@@ -24,7 +24,7 @@ def batch_levels(calc: Calculation, batch, keep=slice(None)) -> tuple[np.ndarray
     """Eigenvalues ``(nk, N)`` (eV) of ``H(k)`` on (the ``keep`` part of) a batch, and the
     number of occupied levels."""
     e = np.linalg.eigvalsh(batch_derivatives(calc.system, batch).H[keep])
-    return e, calc.prescan["occupied_bands"]
+    return e, calc.n_occ
 
 
 def gap_survey(calc: Calculation) -> dict:
@@ -64,7 +64,7 @@ def _report(calc: Calculation) -> dict:
     info = dict(calc.system.info or {})
     info.pop("centre_motion", None)
     out = {"system": calc.system.name, "num_bands": calc.system.num_bands,
-           "occupied_bands": calc.prescan["occupied_bands"], "fermi_energy": calc.occupation.fermi_energy,
+           "occupied_bands": calc.n_occ, "fermi_energy": calc.occupation.fermi_energy,
            "spin_degeneracy": calc.setting.spin_degeneracy, "spin_source": calc.setting.spin_source,
            "grid": calc.grid.describe(), "displacements": calc.config.raw.get("displacement", []),
            "details": info, "prescan": calc.prescan, "warnings": list(calc.warnings)}

@@ -224,12 +224,12 @@ def path_contributions(calc, path: str | None, out_path: str, npoints: int = 300
     the path shows where the contributions sit rather than a unique density.
     """
     from .kpath import along_path
-    data = along_path(calc.system, path, npoints, n_occ=calc.prescan["occupied_bands"])
+    data = along_path(calc.system, path, npoints, n_occ=calc.n_occ)
     fig, (ax1, ax2) = _figure(2, 1, figsize=(6.5, 6.5), sharex=True,
                               gridspec_kw={"height_ratios": [3, 2]})
     total = data.values.total
     scale = np.abs(total).max() or 1.0
-    n_occ = calc.prescan["occupied_bands"]
+    n_occ = calc.n_occ
     ref, vbm, cbm = band_reference(data.energies, n_occ, calc.occupation.fermi_energy)
     energies = data.energies - ref
     for n in range(n_occ, energies.shape[1]):
@@ -353,7 +353,7 @@ def adaptive_refinement(calc, cells_path: str, convergence: dict, out_path: str,
     gaps = []
     for lo in range(0, len(k_cart), 1024):          # bounded memory: 1024 k-points at a time
         h = calc.system.derivatives(k_cart[lo:lo + 1024]).H
-        gaps.append(diagonalize(h, n_occ=calc.prescan["occupied_bands"]).direct_gap)
+        gaps.append(diagonalize(h, n_occ=calc.n_occ).direct_gap)
     img = np.concatenate(gaps).reshape(n_map, n_map)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.3))
     im = ax1.imshow(img.T, origin="lower", extent=(0, 1, 0, 1), cmap="viridis", aspect="auto",
