@@ -372,8 +372,8 @@ def convergence_section(integrals, setting: PhysicalSetting) -> dict:
     Every chi term's estimate and error estimate (spin degeneracy applied, chi
     units), the Born charge's error (same units as ``born_charge``), and per level
     the k-points evaluated so far, the cells, chi_total and its error estimate.
-    The error estimate of a term is the sum over cells of ``|Q7 - Q5|``
-    (docs/performance.md).
+    The error estimate of a term is the sum over cells of the null-rule estimate
+    of the error of ``Q7`` (``engine/adaptive.py``, docs/performance.md).
     """
     g = setting.spin_degeneracy
     chi = chi_terms(integrals.values, g)
@@ -383,7 +383,7 @@ def convergence_section(integrals, setting: PhysicalSetting) -> dict:
     levels = [{"level": h["level"], "k_points": h["points"], "cells": h["cells"],
                "unresolved_cells": h["unresolved_cells"], "chi_total": g * h["value_total"],
                "error_total": g * h["error_total"]} for h in integrals.history]
-    return {"method": "adaptive", "rule": "Genz-Malik degree 7 per cell, error |Q7 - Q5| (degree 5)",
+    return {"method": "adaptive", "rule": "Genz-Malik degree 7 per cell, error from null rules of degrees 5, 3, 1",
             "tolerance": integrals.tolerance, "converged": integrals.converged,
             "relative_error_total": err["total"] / abs(integrals.values["total"])
             if integrals.values["total"] else None,

@@ -5,14 +5,35 @@ the first two reciprocal vectors; d = 3: the whole zone).  It is covered by boxe
 (*cells*) that start as a uniform ``seed`` division and are halved along one axis
 at a time.  Every cell carries the Genz-Malik rule (Genz & Malik 1980, the rule of
 ``hcubature``): a degree-7 rule on ``2^d + 2 d^2 + 2 d + 1`` points (17 in 2D, 33
-in 3D) with an embedded degree-5 rule on the same points.  Per cell and per term
+in 3D) with an embedded degree-5 rule on the same points.  The value of a cell is the
+degree-7 result ``Q7``; the integral is the sum of ``Q7`` over the current cells.
 
-    value = Q7,   error estimate = |Q7 - Q5|,
+Error estimate (null rules, after Berntsen, Espelid & Genz, ACM TOMS 17 (1991) 437).
+On the same points sit a degree-3 rule ``Q3`` (centre plus Laplacian from the inner axis
+points) and the degree-1 midpoint rule ``Q1`` (:class:`GenzMalik`), so that
 
-and the integral is the sum of Q7 over the current cells.  The reported error of
-a term is the sum of its cells' ``|Q7 - Q5|``: an estimate of the error of the
-degree-5 rule, hence usually well above the true error of Q7 where the integrand
-is resolved (``docs/performance.md``).
+    N5 = Q7 - Q5,   N3 = Q5 - Q3,   N1 = Q3 - Q1
+
+are null rules of degrees 5, 3 and 1 (zero on every polynomial of that degree).  Divided
+by the 1-norms of their weights they are comparable: ``E_k = |N_k| / ||n_k||_1``, in the
+units of the integral (volume included).  For an integrand resolved by the cell they fall
+off geometrically, ``E5 / E3 ~ E3 / E1 ~ (h / l)^2`` (h the cell size, l the length on
+which the integrand varies), and the error of ``Q7`` is smaller than ``E5`` by about that
+ratio again.  Per cell and per term
+
+    r   = min(1, max(E5 / E3, E3 / E1))
+    err = c * r * max(E5, r * E3, r^2 * E1),     c = NULL_RULE_SAFETY = 2.
+
+In the asymptotic regime (r << 1) this is ``c * r * E5``, the degree-5 null value scaled
+down by the observed rate of decrease; the terms ``r * E3`` and ``r^2 * E1`` (the
+degree-5 value predicted from the lower ones) keep an accidental zero of the single
+degree-5 null rule from giving a small estimate; where the null values do not decrease
+(r = 1: the cell does not resolve the integrand) it is ``c * max(E5, E3, E1)``.  A
+term's ``N_k`` are the same combination of the base quantities' (the rules are linear);
+the estimate is then taken per term.  The reported error of a term is the sum of its
+cells' estimates, in the units of the integral: an estimate of ``|sum Q7 - exact|``, not
+a bound (``docs/performance.md``; ``benchmarks/adaptive_honesty.py`` measures it against
+converged uniform references).
 
 Refinement proceeds in *levels*.  After each level the cells whose errors on
 chi total are largest are split (the fewest whose errors add up to the excess
@@ -35,7 +56,7 @@ the same refinement decision from the same numbers.  Results are identical for
 any number of ranks.  After every level rank 0 checkpoints the cells and their
 rows (``<checkpoint dir>/adaptive.npz``, atomic); ``--resume`` continues from
 the last finished level.  Memory: k-point arrays are bounded by the batch; the
-per-cell table (30 numbers per cell) grows with the number of cells.
+per-cell table (52 numbers per cell, plus 6 per ion) grows with the number of cells.
 
 With the adiabatic cutoff, k-points whose gap is below the phonon energy carry
 zero integrand; the excluded measure is estimated per cell from the share of its
@@ -94,9 +115,12 @@ def _error_map() -> np.ndarray:
 
 _ERROR_MAP = _error_map()
 
-# Per-cell row: Q7 of BASE, Q7 - Q5 of BASE, then these.
-_C_Q7, _C_D = 0, _NB
-_C_MIN_GAP = 2 * _NB
+#: Safety factor c of the error estimate (module docstring).
+NULL_RULE_SAFETY = 2.0
+
+# Per-cell row: Q7 of BASE, the three null-rule values of BASE (GenzMalik.null_rules), then these.
+_C_Q7, _C_NULL = 0, _NB
+_C_MIN_GAP = 4 * _NB
 _C_MIN_K = _C_MIN_GAP + 1          # three Cartesian components
 _C_MAX_GAP = _C_MIN_K + 3
 _C_EXCL = _C_MAX_GAP + 1           # share of the cell's points excluded by the cutoff
@@ -107,8 +131,20 @@ N_CELL_COLUMNS = _C_AXIS + 1
 
 @dataclass(frozen=True)
 class GenzMalik:
-    """The Genz-Malik degree-7/5 pair on ``[-1, 1]^d``; weights sum to 1 (times the cell volume).
+    """The Genz-Malik rule on ``[-1, 1]^d`` with its embedded lower-degree rules.
 
+    Weights are normalised to sum to 1 (they give the mean over the cell; times the
+    cell volume, the integral).  On the same points:
+
+    * ``w7``: the Genz-Malik degree-7 rule (the value);
+    * ``w5``: its embedded degree-5 rule (no weight on the corner points);
+    * ``w3``: a degree-3 rule, ``f(0) + (1/6) sum_i [f(l2 e_i) + f(-l2 e_i) - 2 f(0)] / l2^2``
+      (the centre plus the Laplacian from central differences on the inner axis points);
+    * ``w1``: the centre alone (degree 1).
+
+    ``w7 - w5``, ``w5 - w3`` and ``w3 - w1`` are null rules of degrees 5, 3 and 1 (they
+    integrate every polynomial of that degree to zero); :meth:`error` turns their values into
+    the error estimate of the degree-7 value.
     ``axis_points[i] = (+l2, -l2, +l3, -l3)``: indices of the points on axis i used
     for the fourth difference.
     """
@@ -116,6 +152,8 @@ class GenzMalik:
     nodes: np.ndarray        # (n, d)
     w7: np.ndarray           # (n,)
     w5: np.ndarray           # (n,)
+    w3: np.ndarray           # (n,)
+    w1: np.ndarray           # (n,)
     axis_points: np.ndarray  # (d, 4)
 
     @classmethod
@@ -145,11 +183,33 @@ class GenzMalik:
             nodes.append(l5 * signs)
             w7.append(6859 / 19683 / 2 ** d)
             w5.append(0.0)
-        return cls(np.array(nodes), np.array(w7), np.array(w5), axis)
+        w1 = np.zeros(len(nodes))
+        w1[0] = 1.0
+        w3 = w1.copy()
+        w3[axis[:, :2]] = 1 / (6 * l2 ** 2)
+        w3[0] -= 2 * d / (6 * l2 ** 2)
+        return cls(np.array(nodes), np.array(w7), np.array(w5), w3, w1, axis)
 
     @property
     def n(self) -> int:
         return len(self.w7)
+
+    def null_rules(self) -> np.ndarray:
+        """``(3, n)``: the null rules ``w7 - w5``, ``w5 - w3``, ``w3 - w1`` (degrees 5, 3, 1)."""
+        return np.stack([self.w7 - self.w5, self.w5 - self.w3, self.w3 - self.w1])
+
+    def error(self, nulls: np.ndarray) -> np.ndarray:
+        """The error estimate of the degree-7 value from the null-rule values (module docstring).
+
+        ``nulls``: ``(3, ...)``, the values of :meth:`null_rules` (integral units, i.e. cell
+        volume included).  Returns ``(...)`` in the same units.
+        """
+        norms = np.abs(self.null_rules()).sum(axis=1)
+        e5, e3, e1 = (np.abs(nulls[k]) / norms[k] for k in range(3))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.fmax(np.where(e5 > 0, e5 / e3, 0.0), np.where(e3 > 0, e3 / e1, 0.0))
+        r = np.minimum(r, 1.0)
+        return NULL_RULE_SAFETY * r * np.maximum(np.maximum(e5, r * e3), r * r * e1)
 
 
 class AdaptiveGrid:
@@ -204,7 +264,8 @@ class AdaptiveGrid:
 
     def describe(self) -> dict:
         return {"kind": "adaptive", "seed": list(self.seed), "tolerance": self.tolerance,
-                "max_points": self.max_points, "rule": "Genz-Malik degree 7, embedded degree 5",
+                "max_points": self.max_points,
+                "rule": "Genz-Malik degree 7, error from null rules of degrees 5, 3, 1",
                 "points_per_cell": self.rule.n, "dimension": self.dimension,
                 "cell_measure": self.cell_measure}
 
@@ -246,10 +307,9 @@ def _cell_rows(grid: AdaptiveGrid, batch: KBatch, half: np.ndarray, values, incl
                             values.born_charge.reshape(-1, 6)], axis=1).reshape(nc, n, _NB)
     vol = np.prod(2 * half, axis=1) / grid.cell_measure
     rows = np.empty((nc, N_CELL_COLUMNS))
-    q7 = np.einsum("p,cpq->cq", rule.w7, per_k) * vol[:, None]
-    q5 = np.einsum("p,cpq->cq", rule.w5, per_k) * vol[:, None]
-    rows[:, _C_Q7:_C_Q7 + _NB] = q7
-    rows[:, _C_D:_C_D + _NB] = q7 - q5
+    rows[:, _C_Q7:_C_Q7 + _NB] = np.einsum("p,cpq->cq", rule.w7, per_k) * vol[:, None]
+    nulls = np.einsum("jp,cpq->cjq", rule.null_rules(), per_k) * vol[:, None, None]
+    rows[:, _C_NULL:_C_NULL + 3 * _NB] = nulls.reshape(nc, 3 * _NB)
     gap = values.gap.reshape(nc, n)
     i = np.argmin(gap, axis=1)
     rows[:, _C_MIN_GAP] = gap[np.arange(nc), i]
@@ -370,8 +430,8 @@ def _history_entry(keys, values) -> dict:
 class AdaptiveIntegrals(Integrals):
     """:class:`Integrals` of an adaptive run, with its convergence record.
 
-    ``errors`` (per spin, like ``values``): summed ``|Q7 - Q5|`` of every
-    :data:`ERROR_TERMS` entry.  ``history``: one dict per level.
+    ``errors`` (per spin, like ``values``): the summed cell error estimates of every
+    :data:`ERROR_TERMS` entry (module docstring).  ``history``: one dict per level.
     ``centres``, ``half``: the final cells (reduced coordinates), for plots.
     """
 
@@ -393,9 +453,20 @@ def _unresolved(grid: AdaptiveGrid, state: AdaptiveState, floor: float) -> np.nd
     return (hi > GAP_RATIO * lo) & depth_ok & ~all_out
 
 
+def _cell_errors(grid: AdaptiveGrid, rows: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    """``(cells, terms)``: every cell's error estimate of each term, a column of ``terms``
+    (``(len(BASE), n_terms)``: the term as a combination of the BASE quantities).
+
+    The null rules are linear, so a term's null-rule values are the same combination of
+    the base quantities' ones; the (nonlinear) estimate is taken per term.
+    """
+    nulls = rows[:, _C_NULL:_C_NULL + 3 * _NB].reshape(len(rows), 3, _NB) @ terms   # (cells, 3, terms)
+    return grid.rule.error(np.moveaxis(nulls, 1, 0))
+
+
 def _summary(grid: AdaptiveGrid, state: AdaptiveState, unresolved: np.ndarray, level: int) -> dict:
     q = state.rows[:, _C_Q7:_C_Q7 + _NB].sum(axis=0)
-    err = np.abs(state.rows[:, _C_D:_C_D + _NB] @ _ERROR_MAP).sum(axis=0)
+    err = _cell_errors(grid, state.rows, _ERROR_MAP).sum(axis=0)
     entry = {"level": level, "points": state.points, "cells": len(state.rows),
              "unresolved_cells": int(unresolved.sum())}
     entry.update({f"value_{k}": float(v) for k, v in zip(BASE, q)})
@@ -412,7 +483,7 @@ def _scale(state: AdaptiveState, summary: dict) -> float:
 def _select(grid: AdaptiveGrid, state: AdaptiveState, unresolved: np.ndarray,
             target: float) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the cells to halve (ascending) and the axis of each."""
-    e = np.abs(state.rows[:, _C_D + _TOTAL])
+    e = _cell_errors(grid, state.rows, np.eye(_NB)[:, [_TOTAL]])[:, 0]
     excess = e.sum() - 0.8 * target
     by_error = np.zeros(len(e), bool)
     if e.sum() > target:
