@@ -10,8 +10,11 @@ Fast tests read the shipped Wannier90 files and judge wanphonon by numbers it di
   (``analysis.json`` -> ``test_reference``, with the wanphonon commit and the SHA-256 of the
   inputs it was computed from): a regression anchor, to 1e-6 relative.
 
-The slow test runs pipeline.py from scratch (eq and the cation at +-0.01 A along x and y, no SOC,
-the shipped DFT settings) and checks Z*_cation against the shipped no-SOC model.
+The slow test runs pipeline.py from scratch (eq and the cation at +-0.01 A along x and y, the
+shipped DFT settings), checks Z*_cation against the shipped no-SOC model, and checks the spinor
+route against the spinless one: with the SOC strength scaled to zero (``--soc-scale 0``) the
+12 spinor Wannier functions must give the Born charge and the chi terms of the 6 spinless ones
+(two independent Wannierisations, spin degeneracy 1 against 2, Kramers-pair gauge alignment).
 """
 
 import copy
@@ -131,27 +134,36 @@ def _gpaw_missing():
 @pytest.mark.skipif(_gpaw_missing(), reason="gpaw not installed (pip install gpaw)")
 @pytest.mark.skipif(not _have("PbTe", "wanphonon_nosoc.toml"), reason="shipped PbTe files missing")
 def test_pbte_from_scratch_born_charge(tmp_path):
-    """GPAW -> Wannier90 -> wanphonon for PbTe without SOC: eq and Pb +-0.01 A along x and y."""
+    """GPAW -> Wannier90 -> wanphonon for PbTe: eq and Pb +-0.01 A along x and y, spinless and
+    spinor (SOC scaled to zero)."""
     cat = "Pb"
     seeds = ["eq", f"{cat}_xp", f"{cat}_xm", f"{cat}_yp", f"{cat}_ym"]
     ship = tmp_path / "ship"
     cmd = [sys.executable, str(PIPELINE), "--material", "PbTe", "--workdir", str(tmp_path / "work"),
-           "--seeds", ",".join(seeds), "--steps", "scf,ship", "--no-soc", "--ship-dir", str(ship),
+           "--seeds", ",".join(seeds), "--steps", "scf,ship", "--soc-scale", "0", "--ship-dir", str(ship),
            "--kmesh", str(TEST_MESH)]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    cfg = tomllib.loads((ship / "wanphonon_nosoc.toml").read_text())
-    cfg["phonon"].pop("pattern")
-    cfg["phonon"]["valence"] = 2
-    old = os.getcwd()
-    os.chdir(ship)
-    try:
-        fresh = wanphonon.run(cfg)
-    finally:
-        os.chdir(old)
+    fresh = {}
+    for tag, name in (("spinless", "wanphonon_nosoc.toml"), ("spinor", "wanphonon.toml")):
+        cfg = tomllib.loads((ship / name).read_text())
+        cfg["phonon"].pop("pattern")
+        cfg["phonon"]["valence"] = 2
+        old = os.getcwd()
+        os.chdir(ship)
+        try:
+            fresh[tag] = wanphonon.run(cfg)
+        finally:
+            os.chdir(old)
     shipped = _charges(_run("PbTe", "wanphonon_nosoc.toml"))[cat]
-    z = np.asarray(fresh.born_charge_total)
+    z = np.asarray(fresh["spinless"].born_charge_total)
     assert z[0, 0] == pytest.approx(shipped[0, 0], rel=0.01)
     assert z[1, 1] == pytest.approx(shipped[1, 1], rel=0.01)
+    # SOC x 0: the spinor model is two copies of the spinless one (sweep.json, SOC x 0, 48^3:
+    # chi total equal to 1e-15, Z* to 4e-6)
+    assert fresh["spinor"].setting["spin_degeneracy"] == 1
+    assert np.asarray(fresh["spinor"].born_charge_total) == pytest.approx(z, rel=1e-4, abs=1e-4)
+    for key in ("born", "energy", "nontopological", "total"):
+        assert fresh["spinor"].chi[key] == pytest.approx(fresh["spinless"].chi[key], rel=1e-4), key

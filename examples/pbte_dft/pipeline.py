@@ -70,6 +70,7 @@ REDUCED = {"nk": 4, "ecut": 250.0, "nbands": 24}       # --reduced (tests, sweep
 DELTA = 0.01            # A, frozen-phonon displacement
 WIDTH = 0.005           # eV, Fermi-Dirac width of the SCF (insulators; nocc = nvalence/2)
 SCF_CONV = {"density": 1e-6, "eigenstates": 1e-8}
+SOC_BASIS_CONV = 1e-5   # eigenstate residual (eV^2 per electron) of the extra bands of a larger SOC basis
 
 # Wannier90 model: cation p + Te p.  Below it: cation d (5 bands), Te 5s, cation s (7 spinless
 # bands, 14 spinors), excluded.  Above the 3 Te-p valence bands the cation-p conduction bands
@@ -151,9 +152,12 @@ def l_index(kpts) -> int:
     raise RuntimeError("the k-grid does not contain L = (1/2, 1/2, 1/2)")
 
 
-def gaps_at_L(calc) -> dict:
+def gaps_at_L(calc, soc_calc=None, soc_scale: float = 1.0) -> dict:
     """Direct gaps at L (eV) without and with SOC, signed: negative = inverted (cation-p weight of
-    the highest valence state at L larger than that of the lowest conduction state)."""
+    the highest valence state at L larger than that of the lowest conduction state).
+
+    soc_calc: the calculator whose bands form the SOC basis (default ``calc``; see
+    ``soc_basis``); soc_scale: factor on the SOC strength (1 = physical)."""
     from gpaw.spinorbit import soc_eigenstates
     nocc = int(round(calc.get_number_of_electrons())) // 2
     iL = l_index(calc.get_bz_k_points())
@@ -168,7 +172,7 @@ def gaps_at_L(calc) -> dict:
                     "cation_p_weight_vb_cb": [float(wc[nocc - 1]), float(wc[nocc])],
                     "vb_cb_eV": [float(e[nocc - 1]), float(e[nocc])]}
     t0 = time.perf_counter()
-    soc = soc_eigenstates(calc)
+    soc = soc_eigenstates(soc_calc or calc, scale=soc_scale)
     es = soc.eigenvalues()[iL]
     Pm = soc[iL].P_amj[0]
     cols = [2 * i + s for i in P_ORBITALS for s in (0, 1)]
@@ -181,8 +185,22 @@ def gaps_at_L(calc) -> dict:
     out["soc"] = {"gap_eV": g, "signed_gap_eV": -g if inv else g, "inverted": inv,
                   "cation_p_weight_vb_cb": [float(vb), float(cb)],
                   "vb_cb_eV": [float(es[n - 1]), float(es[n])],
-                  "soc_bands": int(es.size), "soc_time_s": time.perf_counter() - t0}
+                  "soc_bands": int(es.size), "soc_scale": soc_scale,
+                  "soc_time_s": time.perf_counter() - t0}
     return out
+
+
+def soc_basis(calc, nbands: int, txt: str):
+    """The calculator whose bands form the basis of the non-self-consistent SOC step.
+
+    ``soc_eigenstates`` diagonalises H_SR + H_SOC in the space of the calculator's
+    scalar-relativistic bands; PbTe's inversion at L converges only with ~160 of them
+    (``soc_bands.py``).  Where ``nbands`` exceeds the SCF's bands, the extra bands come from a
+    fixed-density run on the same k-grid (the SCF density and potential, no symmetry)."""
+    if nbands <= calc.get_number_of_bands():
+        return calc
+    return calc.fixed_density(nbands=nbands, symmetry="off", txt=txt,
+                              convergence={"bands": nbands - 4, "eigenstates": SOC_BASIS_CONV})
 
 
 def berry_phase(calc) -> dict:
@@ -283,6 +301,12 @@ def _writer_class():
     gw.get_overlap = get_overlap
 
     class Writer(gw.Wannier90):
+        def __init__(self, calc, *args, soc_scale: float = 1.0, **kw):
+            super().__init__(calc, *args, **kw)
+            if self.spinors and soc_scale != 1.0:
+                from gpaw.spinorbit import soc_eigenstates
+                self.soc = soc_eigenstates(calc, scale=soc_scale)
+
         def wavefunctions(self, bz_index, bands):
             u = super().wavefunctions(bz_index, bands)
             return u if self.spinors else u[list(bands)]
@@ -291,7 +315,7 @@ def _writer_class():
 
 
 def wannierise(calc, material: str, atoms, nk: int, seed: str, d: Path, spinor: bool,
-               froz_max: float, timings: dict) -> dict:
+               froz_max: float, timings: dict, soc_scale: float = 1.0) -> dict:
     Wannier90 = _writer_class()
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{seed}.win").write_text(win_text(material, atoms, nk, spinor, froz_max,
@@ -300,7 +324,7 @@ def wannierise(calc, material: str, atoms, nk: int, seed: str, d: Path, spinor: 
     run_w90(d, seed, ["-pp"], timings, f"wannier90 -pp {tag}")
     t0 = time.perf_counter()
     w = Wannier90(calc, seed=str(d / seed), bands=range(N_BELOW, N_BELOW + N_OUT),
-                  orbitals_ai=[PROJ_ORBITALS, PROJ_ORBITALS], spinors=spinor)
+                  orbitals_ai=[PROJ_ORBITALS, PROJ_ORBITALS], spinors=spinor, soc_scale=soc_scale)
     w.write_projections()
     w.write_eigenvalues()
     w.write_overlaps()
@@ -352,14 +376,15 @@ def wannier_bands(seedpath: Path, kred: np.ndarray) -> np.ndarray:
     return np.linalg.eigvalsh(Hk)
 
 
-def step_bands(calc, work: Path, st: dict, froz_max: float) -> dict:
+def step_bands(calc, work: Path, st: dict, froz_max: float, soc_scale: float = 1.0) -> dict:
     from gpaw.spinorbit import soc_eigenstates
     kred, labels = path_points()
     t0 = time.perf_counter()
-    c = calc.fixed_density(kpts=kred, symmetry="off", nbands=st["nbands"],
-                           convergence={"bands": N_BELOW + N_OUT + 1}, txt=str(work / "bands.txt"))
+    nb = st["soc_nbands"]
+    c = calc.fixed_density(kpts=kred, symmetry="off", nbands=nb, txt=str(work / "bands.txt"),
+                           convergence={"bands": N_BELOW + N_OUT + 1 if nb == st["nbands"] else nb - 4})
     e0 = np.array([c.get_eigenvalues(kpt=i) for i in range(len(kred))])
-    es = soc_eigenstates(c).eigenvalues()
+    es = soc_eigenstates(c, scale=soc_scale).eigenvalues()
     out = {"path_reduced": kred.tolist(), "labels": labels, "time_s": time.perf_counter() - t0,
            "dis_froz_max_eV": froz_max}
     for tag, e_dft, f in (("nosoc", e0, 1), ("soc", es, 2)):
@@ -511,6 +536,12 @@ def main(argv=None) -> int:
     p.add_argument("--nk", type=int, default=None)
     p.add_argument("--ecut", type=float, default=None)
     p.add_argument("--nbands", type=int, default=None, help="bands of the SCF and of the SOC step")
+    p.add_argument("--soc-nbands", type=int, default=None,
+                   help="scalar-relativistic bands in the SOC basis (default: the SCF's); more "
+                        "than the SCF's come from a fixed-density run (soc_basis)")
+    p.add_argument("--soc-scale", type=float, default=1.0,
+                   help="factor on the SOC strength (1 = physical; the path through the "
+                        "inversion of sweep.py --path soc-scale)")
     p.add_argument("--no-soc", action="store_true", help="skip the spinor (SOC) Wannierisation")
     p.add_argument("--mode2", action="store_true", help="add whole-mode runs at +-1, +-2 delta")
     p.add_argument("--born-nk", default="", help="k-grids of the 'born' step, e.g. 6,8,10")
@@ -534,6 +565,7 @@ def main(argv=None) -> int:
     for k in ("nk", "ecut", "nbands"):
         if getattr(args, k) is not None:
             st[k] = getattr(args, k)
+    st["soc_nbands"] = max(args.soc_nbands or st["nbands"], st["nbands"])
     if st["nk"] % 2:
         p.error("--nk must be even (the grid must contain L)")
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
@@ -580,7 +612,12 @@ def main(argv=None) -> int:
             if s == "eq":
                 froz_max = r["fermi_level_eV"] + FROZ_ABOVE_EF
             r["dis_froz_max_eV"] = froz_max
-            r["gaps_L"] = gaps_at_L(calc)
+            soc_calc = None
+            if not args.no_soc:
+                t1 = time.perf_counter()
+                soc_calc = soc_basis(calc, st["soc_nbands"], str(work / s / "soc_basis.txt"))
+                r["soc_basis_s"] = time.perf_counter() - t1
+            r["gaps_L"] = gaps_at_L(calc, soc_calc, args.soc_scale)
             if s == "eq" or s.endswith(("_xp", "_xm")):
                 t1 = time.perf_counter()
                 r["berry_phase"] = berry_phase(calc)
@@ -589,8 +626,9 @@ def main(argv=None) -> int:
                 if spinor and args.no_soc:
                     continue
                 t1 = time.perf_counter()
-                r[f"wannier_{tag}"] = wannierise(calc, args.material, atoms, st["nk"], s,
-                                                 work / s / tag, spinor, froz_max, timings)
+                r[f"wannier_{tag}"] = wannierise(soc_calc if spinor else calc, args.material,
+                                                 atoms, st["nk"], s, work / s / tag, spinor,
+                                                 froz_max, timings, args.soc_scale)
                 r[f"wannier_{tag}"]["time_s"] = time.perf_counter() - t1
                 if args.clean:
                     for f in (work / s / tag).glob(f"{s}.[ame][mmi][nng]"):
@@ -614,7 +652,7 @@ def main(argv=None) -> int:
         atoms.get_potential_energy()            # back to eq (cheap: converged density reused)
         if hasattr(calc, "_wfs_dft"):
             calc._wfs_dft = (None, None)
-        bands = step_bands(calc, work, st, froz_max)
+        bands = step_bands(calc, work, st, froz_max, args.soc_scale)
         (work / "bands_check.json").write_text(json.dumps(bands))
         for tag in ("nosoc", "soc"):
             b = bands[tag]
@@ -652,7 +690,9 @@ def main(argv=None) -> int:
                          "gamma_centred": True, "symmetry": "off", "nbands": st["nbands"],
                          "occupations": f"Fermi-Dirac {WIDTH} eV", "convergence": SCF_CONV,
                          "soc": "non-self-consistent, gpaw.spinorbit.soc_eigenstates on the "
-                                "scalar-relativistic SCF, all nbands bands (2 nbands spinors)"},
+                                "scalar-relativistic SCF, in the basis of soc_nbands bands "
+                                "(2 soc_nbands spinors; beyond nbands from a fixed-density run)",
+                         "soc_nbands": st["soc_nbands"], "soc_scale": args.soc_scale},
         "wannier_settings": {"model": args.model,
                              "projections": [f"{cat}:{PROJ_LABEL}", f"Te:{PROJ_LABEL}"],
                              "num_wann": {"soc": 2 * N_WANN, "nosoc": N_WANN},

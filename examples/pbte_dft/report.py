@@ -21,12 +21,78 @@ def load(folder: Path, name: str):
     return json.loads(f.read_text()) if f.exists() else None
 
 
+def soc_scale_table(points: dict, cat: str) -> None:
+    """The SOC-strength path through the inversion (sweep.py --path soc-scale): every term on the
+    densest mesh, and its change from the mesh before."""
+    print("\n### Through the inversion: SOC strength x lambda (experimental structure, p model)\n")
+    print(f"mu/mu_I of {cat} per TO phonon quantum; electrons: born ... total; then the bare ions, "
+          "the phonon (ions + electrons) and the point-charge estimate from Z*.\n")
+    cols = ("born", "energy", "topological", "nontopological", "total")
+    print(f"| SOC x | SOC basis (bands) | gap at L (eV) | min gap on grid (eV) | Z*_{cat} | Z*_Te | "
+          + " | ".join(cols) + " | bare ions | phonon | point charges | mesh | change vs previous mesh |")
+    print("|" + "---|" * (11 + len(cols)))
+    for key, pt in sorted(points.items(), key=lambda x: (x[1]["soc_scale"], x[1]["soc_nbands"])):
+        meshes = sorted((int(m), r) for m, r in pt["by_mesh"].items() if "error" not in r)
+        if not meshes:
+            continue
+        mesh, r = meshes[-1]
+        ch = ""
+        if len(meshes) > 1:
+            prev = meshes[-2][1]["moment_ionic_magneton"]
+            ch = f"{(r['moment_ionic_magneton'] - prev) / abs(r['moment_ionic_magneton']):+.1%} (vs {meshes[-2][0]}^3)"
+        t = r["moment_terms_ionic_magneton"]
+        z = r["Z_total_xx"]
+        print(f"| {pt['soc_scale']:.2f} | {pt['soc_nbands']} | {pt['gaps_L_eq']['soc']['signed_gap_eV']:+.3f} | "
+              f"{r['min_direct_gap_eV']:.3f} | {z[cat]:+.3f} | {z['Te']:+.3f} | "
+              + " | ".join(f"{t[k]:+.3g}" for k in cols)
+              + f" | {r['ions_ionic_magneton']:+.3g} | {r['phonon_ionic_magneton']:+.3g} | "
+              f"{r['point_charge_ionic_magneton']:+.3g} | {mesh}^3 | {ch} |")
+
+
+def soc_scale_plot(points: dict, cat: str, path: Path) -> None:
+    """Every term (densest mesh, 24-band SOC basis) against the SOC factor, and the gap at L."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    pts = sorted((pt for pt in points.values() if pt["soc_nbands"] == 24),
+                 key=lambda pt: pt["soc_scale"])
+    lam, rows = [], []
+    for pt in pts:
+        ok = sorted((int(m), r) for m, r in pt["by_mesh"].items() if "error" not in r)
+        if ok:
+            lam.append(pt["soc_scale"])
+            rows.append((pt["gaps_L_eq"]["soc"]["signed_gap_eV"], ok[-1][1]))
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(6, 6.5), sharex=True, height_ratios=(3, 1.2))
+    for key, style in (("born", "o-"), ("energy", "s-"), ("nontopological", "^-"), ("total", "k*-")):
+        ax.plot(lam, [r["moment_terms_ionic_magneton"][key] for _, r in rows], style, label=key)
+    ax.plot(lam, [r["phonon_ionic_magneton"] for _, r in rows], "D--", label="phonon (ions + electrons)")
+    ax.plot(lam, [r["point_charge_ionic_magneton"] for _, r in rows], "x:", label="point charges Z*")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_ylabel(f"moment per TO phonon ($\\mu_I$ of {cat})")
+    ax.legend(fontsize=8)
+    bx.plot(lam, [g for g, _ in rows], "o-", label="signed gap at L")
+    bx.plot(lam, [r["min_direct_gap_eV"] for _, r in rows], "v:", label="min direct gap on the mesh")
+    bx.axhline(0, color="0.6", lw=0.8)
+    bx.set_xlabel("SOC strength factor $\\lambda$ (1 = physical)")
+    bx.set_ylabel("eV")
+    bx.legend(fontsize=8)
+    fig.suptitle("PbTe, p model: through the band inversion at L (negative gap = inverted)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--material", choices=list(FOLDERS), required=True)
     p.add_argument("--inversion", action="store_true",
                    help="only the across-the-inversion rows (densest mesh of analysis.json, both materials)")
+    p.add_argument("--plot", type=Path, default=None,
+                   help="write the figure of the SOC-strength path (sweep.json) to this file and stop")
     args = p.parse_args(argv)
+    if args.plot:
+        soc_scale_plot(load(HERE, "sweep.json")["soc_scale_points"], CATION["PbTe"], args.plot)
+        return 0
     if args.inversion:
         for mat in ("PbTe", "SnTe"):
             a = load(FOLDERS[mat], "analysis.json")
@@ -131,6 +197,8 @@ def main(argv=None) -> int:
         for nb, r in sorted(sb["by_nbands"].items(), key=lambda x: int(x[0])):
             print(f"| {nb} | {2 * int(nb)} | {r['gap_L_soc_eV']:.4f} | {r['gap_L_nosoc_eV']:.4f} |")
     sw = load(folder, "sweep.json")
+    if sw and sw.get("soc_scale_points"):
+        soc_scale_table(sw["soc_scale_points"], cat)
     if sw:
         # The DFT gaps only: the wanphonon numbers in sweep.json were computed before the
         # whole-mode valence fix and the gauge-alignment fix (its Wannier files are not shipped,
