@@ -22,13 +22,14 @@ which the integrand varies), and the error of ``Q7`` is smaller than ``E5`` by a
 ratio again.  Per cell and per term
 
     r   = min(1, max(E5 / E3, E3 / E1))
-    err = c * r * max(E5, r * E3, r^2 * E1),     c = NULL_RULE_SAFETY = 2.
+    err = max(c * r * max(E5, r * E3, r^2 * E1),  r^4 * |N5|),     c = NULL_RULE_SAFETY = 1.5.
 
 In the asymptotic regime (r << 1) this is ``c * r * E5``, the degree-5 null value scaled
 down by the observed rate of decrease; the terms ``r * E3`` and ``r^2 * E1`` (the
 degree-5 value predicted from the lower ones) keep an accidental zero of the single
 degree-5 null rule from giving a small estimate; where the null values do not decrease
-(r = 1: the cell does not resolve the integrand) it is ``c * max(E5, E3, E1)``.  A
+(r = 1: the cell does not resolve the integrand) it is at least the plain ``|Q7 - Q5|``
+(``r^4 * |N5|``, negligible for r << 1, keeps it so as r approaches 1).  A
 term's ``N_k`` are the same combination of the base quantities' (the rules are linear);
 the estimate is then taken per term.  The reported error of a term is the sum of its
 cells' estimates, in the units of the integral: an estimate of ``|sum Q7 - exact|``, not
@@ -116,7 +117,7 @@ def _error_map() -> np.ndarray:
 _ERROR_MAP = _error_map()
 
 #: Safety factor c of the error estimate (module docstring).
-NULL_RULE_SAFETY = 2.0
+NULL_RULE_SAFETY = 1.5
 
 # Per-cell row: Q7 of BASE, the three null-rule values of BASE (GenzMalik.null_rules), then these.
 _C_Q7, _C_NULL = 0, _NB
@@ -209,7 +210,10 @@ class GenzMalik:
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.fmax(np.where(e5 > 0, e5 / e3, 0.0), np.where(e3 > 0, e3 / e1, 0.0))
         r = np.minimum(r, 1.0)
-        return NULL_RULE_SAFETY * r * np.maximum(np.maximum(e5, r * e3), r * r * e1)
+        est = NULL_RULE_SAFETY * r * np.maximum(np.maximum(e5, r * e3), r * r * e1)
+        # where the null values do not fall off (r -> 1) the cell is not resolved: never less
+        # than the plain |Q7 - Q5| there (r^4 keeps the estimate continuous in r)
+        return np.maximum(est, r ** 4 * np.abs(nulls[0]))
 
 
 class AdaptiveGrid:
