@@ -281,11 +281,31 @@ def cd3as2_dft() -> dict:
             "cd3as2_dft.mu_I_2_digits": float(f"{lattice.moment['ionic_magneton']:.2g}")}
 
 
+def rocksalt() -> dict:
+    """examples/pbte_dft/report.py: the PbTe and SnTe tables, printed from the shipped JSON files
+    (analysis.json, sweep.json, summary.json: written by analysis.py, sweep.py, pipeline.py)."""
+    import contextlib
+    import io
+    report = _load_module(os.path.join(EXAMPLES, "pbte_dft", "report.py"), "report")
+
+    def printed(*args) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            report.main(list(args))
+        return "\n" + out.getvalue()
+
+    return {"rocksalt.pbte_tables": printed("--material", "PbTe"),
+            "rocksalt.snte_tables": printed("--material", "SnTe"),
+            "rocksalt.inversion_rows": printed("--inversion"),
+            **{f"rocksalt.{k}": v for k, v in report.numbers().items()}}
+
+
 #: name -> (function, cheap): cheap sources take seconds and run in the ordinary test suite
 SOURCES = {"paper": (paper, True), "semimetal": (semimetal, False), "hbn_mode": (hbn_mode, True),
            "dft": (dft, True), "wannier90": (wannier90, True), "hbn_b": (hbn_b, True),
            "hbn_checks": (hbn_checks, True), "convergence": (convergence, False),
-           "screening": (screening, False), "cd3as2_dft": (cd3as2_dft, False)}
+           "screening": (screening, False), "cd3as2_dft": (cd3as2_dft, False),
+           "rocksalt": (rocksalt, True)}
 
 
 # --- reading, comparing and writing the marked places ------------------------------------------

@@ -42,12 +42,15 @@ def cwd(path: Path):
         os.chdir(old)
 
 
-def run_toml(folder: Path, name: str, mesh: int | None = None, phonon_meV: float | None = None):
+def run_toml(folder: Path, name: str, mesh: int | None = None, phonon_meV: float | None = None,
+             tolerance: float | None = None):
     import wanphonon
     cfg = tomllib.loads((folder / name).read_text())
     cfg = copy.deepcopy(cfg)
     if mesh is not None:
         cfg["kmesh"]["size"] = [mesh] * 3
+    if tolerance is not None:
+        cfg["kmesh"].update({"tolerance": tolerance, "max_points": 6_000_000})
     if phonon_meV is not None:
         cfg["phonon"]["phonon_energy_meV"] = phonon_meV
     t0 = time.perf_counter()
@@ -120,12 +123,33 @@ def main(argv=None) -> int:
     p.add_argument("--suffix", default="", help="'_sp': the diagnostic s+p model (wanphonon_sp.toml ...)")
     p.add_argument("--append-meshes", default="",
                    help="only add these meshes to the convergence tables of an existing analysis.json")
-    p.add_argument("--tags", default="soc,nosoc", help="with --append-meshes: which models")
+    p.add_argument("--tags", default="soc,nosoc", help="with --append-meshes or --adaptive: which models")
+    p.add_argument("--adaptive", type=float, default=None,
+                   help="only add an adaptive integration to this relative tolerance (on chi total) "
+                        "to an existing analysis.json")
     args = p.parse_args(argv)
     folder = FOLDERS[args.material]
     cat = CATION[args.material]
     sfx = args.suffix
     val = {cat: 4.0, "Te": 6.0} if sfx == "_sp" else None
+    if args.adaptive:
+        out = json.loads((folder / f"analysis{sfx}.json").read_text())
+        for tag in args.tags.split(","):
+            name = ("wanphonon" if tag == "soc" else "wanphonon_nosoc") + sfx + ".toml"
+            r, dt = run_toml(folder, name, mesh=16, tolerance=args.adaptive)
+            ss = summarise(r, cat, val)
+            c = r.convergence
+            out[tag]["adaptive"] = {
+                "tolerance": args.adaptive, "k_points": c["k_points"], "converged": c["converged"],
+                "relative_error_total": c["relative_error_total"], "time_s": dt,
+                "Z_total": ss["Z_total"], "chi": ss["chi"], "chi_error": c["chi_error"],
+                "moment_terms_ionic_magneton": ss["moment_terms_ionic_magneton"],
+                "moment_ionic_magneton": ss["moment_total"]["ionic_magneton"],
+                "min_direct_gap_eV": ss["min_direct_gap_eV"]}
+            (folder / f"analysis{sfx}.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
+            print(f"  {tag} adaptive {args.adaptive:g}: {c['k_points']} k-points, {dt:.0f} s, "
+                  f"mu/mu_I {ss['moment_total']['ionic_magneton']:.6g}", flush=True)
+        return 0
     if args.append_meshes:
         out = json.loads((folder / f"analysis{sfx}.json").read_text())
         for tag in args.tags.split(","):

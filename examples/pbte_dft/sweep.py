@@ -37,11 +37,18 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent))
 import pipeline as P  # noqa: E402
 
+#: k-point budget of an adaptive analysis (--tolerance)
+ADAPTIVE_MAX_POINTS = 6_000_000
 
-def analyse(ship: Path, name: str, mesh: int) -> dict:
+
+def analyse(ship: Path, name: str, mesh: int, tolerance: float | None = None) -> dict:
+    """wanphonon on ``ship/name`` with a uniform ``mesh``^3, or adaptive to ``tolerance`` (relative,
+    on chi total; ``mesh`` is then the survey grid of the gap)."""
     import wanphonon
     cfg = copy.deepcopy(tomllib.loads((ship / name).read_text()))
     cfg["kmesh"]["size"] = [mesh] * 3
+    if tolerance:
+        cfg["kmesh"].update({"tolerance": tolerance, "max_points": ADAPTIVE_MAX_POINTS})
     old = os.getcwd()
     os.chdir(ship)
     try:
@@ -51,7 +58,11 @@ def analyse(ship: Path, name: str, mesh: int) -> dict:
     per = r.born_charge_per_ion
     z = ({k: float(np.asarray(v["total"])[0, 0]) for k, v in per.items()} if per else None)
     m = r.moment
-    return {"mesh": mesh, "Z_total_xx": z, "chi": dict(r.chi),
+    conv = r.convergence
+    adaptive = ({"tolerance": tolerance, "k_points": conv["k_points"], "converged": conv["converged"],
+                 "relative_error_total": conv["relative_error_total"],
+                 "chi_error": conv["chi_error"]} if conv else None)
+    return {"mesh": mesh, "adaptive": adaptive, "Z_total_xx": z, "chi": dict(r.chi),
             "mode_born_charge_total_xx": float(np.asarray(r.born_charge_total)[0, 0]),
             "mode_born_charge_note": "dipole per unit u of the whole mode: Z_cat + c Z_Te "
                                      "(c = -m_cat/m_Te), valences 2 and 4 included",
@@ -88,12 +99,13 @@ def soc_scale_path(args, meshes: list[int]) -> int:
                    "gaps_L_eq": summ["runs"]["eq"]["gaps_L"]})
         if not args.analyse_only:
             pt["dft_wall_s"] = time.perf_counter() - t0
-        for mesh in meshes:
+        runs = [(m, None) for m in meshes] + ([(16, args.tolerance)] if args.tolerance else [])
+        for mesh, tol in runs:
             try:
-                r = analyse(ship, "wanphonon.toml", mesh)
+                r = analyse(ship, "wanphonon.toml", mesh, tol)
             except Exception as exc:            # e.g. a gap closing on the grid
                 r = {"mesh": mesh, "error": f"{type(exc).__name__}: {exc}"}
-            pt.setdefault("by_mesh", {})[str(mesh)] = r
+            pt.setdefault("by_mesh", {})[f"adaptive:{tol:g}" if tol else str(mesh)] = r
             res = json.loads(out_path.read_text()) if out_path.exists() else {}
             res.setdefault("soc_scale_points", {})[key] = pt
             out_path.write_text(json.dumps(res, indent=1) + "\n")
@@ -113,6 +125,8 @@ def main(argv=None) -> int:
     p.add_argument("--soc-nbands", type=int, default=None, help="pipeline.py --soc-nbands")
     p.add_argument("--workdir", type=Path, required=True)
     p.add_argument("--mesh", default="32", help="comma-separated k-meshes of the analysis")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="--path soc-scale: also an adaptive analysis to this relative tolerance")
     p.add_argument("--material", default="PbTe")
     p.add_argument("--reduced", action="store_true", help="pipeline --reduced (default: shipped settings)")
     p.add_argument("--analyse-only", action="store_true",
@@ -121,7 +135,7 @@ def main(argv=None) -> int:
     p.add_argument("--gaps-only", action="store_true",
                    help="only record the gaps at L of an existing <workdir>/a<a>/runs.json (eq run)")
     args = p.parse_args(argv)
-    meshes = [int(m) for m in args.mesh.split(",")]
+    meshes = [int(m) for m in args.mesh.split(",") if m]
     if args.path == "soc-scale":
         if not (args.scale and args.gpw_from):
             p.error("--path soc-scale needs --scale and --gpw-from")
