@@ -126,7 +126,8 @@ def main(argv=None) -> int:
     p.add_argument("--workdir", type=Path, required=True)
     p.add_argument("--mesh", default="32", help="comma-separated k-meshes of the analysis")
     p.add_argument("--tolerance", type=float, default=None,
-                   help="--path soc-scale: also an adaptive analysis to this relative tolerance")
+                   help="also an adaptive analysis to this relative tolerance (--path lattice: "
+                        "instead of the uniform --mesh, which is then the survey grid)")
     p.add_argument("--material", default="PbTe")
     p.add_argument("--reduced", action="store_true", help="pipeline --reduced (default: shipped settings)")
     p.add_argument("--analyse-only", action="store_true",
@@ -172,10 +173,11 @@ def main(argv=None) -> int:
             if tag not in args.tags.split(","):
                 continue
             try:
-                pt[tag] = analyse(ship, name, args.mesh)
+                pt[tag] = analyse(ship, name, args.mesh, args.tolerance)
             except Exception as exc:            # e.g. a gap closing on the grid
                 pt[tag] = {"error": f"{type(exc).__name__}: {exc}"}
-            pt.setdefault("by_mesh", {}).setdefault(tag, {})[str(args.mesh)] = pt[tag]
+            key = f"adaptive:{args.tolerance:g}" if args.tolerance else str(args.mesh)
+            pt.setdefault("by_mesh", {}).setdefault(tag, {})[key] = pt[tag]
         res = json.loads(out_path.read_text()) if out_path.exists() else res   # others may have written
         res["points"][f"{a:.3f}"] = pt
         out_path.write_text(json.dumps(res, indent=1) + "\n")
