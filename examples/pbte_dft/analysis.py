@@ -128,6 +128,7 @@ def main(argv=None) -> int:
                    help="only add an adaptive integration to this relative tolerance (on chi total) "
                         "to an existing analysis.json")
     args = p.parse_args(argv)
+    from wanphonon.errors import GapClosedError
     folder = FOLDERS[args.material]
     cat = CATION[args.material]
     sfx = args.suffix
@@ -136,7 +137,13 @@ def main(argv=None) -> int:
         out = json.loads((folder / f"analysis{sfx}.json").read_text())
         for tag in args.tags.split(","):
             name = ("wanphonon" if tag == "soc" else "wanphonon_nosoc") + sfx + ".toml"
-            r, dt = run_toml(folder, name, mesh=16, tolerance=args.adaptive)
+            try:
+                r, dt = run_toml(folder, name, mesh=16, tolerance=args.adaptive)
+            except GapClosedError as exc:       # the refinement found a (near-)closed gap
+                out[tag]["adaptive"] = {"tolerance": args.adaptive, "error": str(exc).splitlines()[0]}
+                (folder / f"analysis{sfx}.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
+                print(f"  {tag} adaptive {args.adaptive:g}: {exc}", flush=True)
+                continue
             ss = summarise(r, cat, val)
             c = r.convergence
             out[tag]["adaptive"] = {

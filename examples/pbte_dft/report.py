@@ -83,6 +83,11 @@ def numbers() -> dict:
             out[f"{m}.{t}.gap_L"] = summ["runs"]["eq"]["gaps_L"][t]["signed_gap_eV"]
             out[f"{m}.{t}.bare_ions"] = ana[t]["bare_ions_ionic_magneton"]
             out[f"{m}.{t}.point_charges"] = ana[t]["point_charge_estimate_ionic_magneton"]
+    for a, pt in (load(HERE, "sweep.json") or {}).get("points", {}).items():
+        r = pt.get("soc") or {}
+        if "moment_ionic_magneton" in r:
+            out[f"pbte.lattice.{a}.total"] = r["moment_ionic_magneton"]
+            out[f"pbte.lattice.{a}.min_gap"] = r["min_direct_gap_eV"]
     for key, pt in soc_scale_points().items():
         d = _best(pt)
         if d is None:
@@ -174,7 +179,8 @@ def main(argv=None) -> int:
             a = load(FOLDERS[mat], "analysis.json")
             summ = load(FOLDERS[mat], "summary.json")
             for t in ("nosoc", "soc"):
-                c = a[t].get("adaptive") or a[t]["convergence"][-1]
+                ad = a[t].get("adaptive")
+                c = ad if ad and "error" not in ad else a[t]["convergence"][-1]
                 label = (f"adaptive {c['tolerance']:g} ({c['k_points'] / 1e6:.2f}M)" if "tolerance" in c
                          else f"{c['mesh']}^3")
                 f = c["moment_ionic_magneton"] / c["chi"]["total"]
@@ -268,7 +274,9 @@ def main(argv=None) -> int:
                       f"{x['moment_ionic_magneton']:+.4f} | {ch} | {x['min_direct_gap_eV']:.4f} | {x['time_s']:.0f} |")
                 prev = x["moment_ionic_magneton"]
             x = a[t].get("adaptive")
-            if x:
+            if x and "error" in x:
+                print(f"| adaptive, tolerance {x['tolerance']:g} | | | undefined | {x['error']} | | |")
+            elif x:
                 print(f"| adaptive, tolerance {x['tolerance']:g}: {x['k_points']} k-points"
                       f"{'' if x['converged'] else ' (NOT converged)'} | {x['Z_total'][cat]:+.4f} | "
                       f"{x['chi']['total']:+.5e} | {x['moment_ionic_magneton']:+.4f} | estimated error "
@@ -287,14 +295,24 @@ def main(argv=None) -> int:
     if sw and sw.get("soc_scale_points") and args.material == "PbTe":
         soc_scale_table(soc_scale_points(), cat)
     if sw:
-        # The DFT gaps only: the wanphonon numbers in sweep.json were computed before the
-        # whole-mode valence fix and the gauge-alignment fix (its Wannier files are not shipped,
-        # so they cannot be recomputed here); rerun sweep.py for them.
-        print("\n### Lattice-constant sweep with SOC: DFT gaps at L (eq)\n")
-        print("| a (A) | gap at L, SOC | gap at L, no SOC |\n|---|---|---|")
+        print("\n### Lattice-constant path with SOC (whole-mode runs, 24-band SOC basis)\n")
+        print("| a (A) | gap at L, SOC | gap at L, no SOC | electrons, SOC (mu_I of Pb) | min direct gap (eV) "
+              "| k-points |\n|---|---|---|---|---|---|")
         for a, pt in sorted(sw["points"].items(), key=lambda x: float(x[0])):
             g = pt["gaps_L_eq"]
-            print(f"| {a} | {g['soc']['signed_gap_eV']:+.4f} | {g['nosoc']['signed_gap_eV']:+.4f} |")
+            r = pt.get("soc") or {}
+            if "error" in r:
+                e = r["error"]
+                mu = "undefined (the refinement met a closed gap)"
+                gap = e[e.index(" is ") + 4:e.index(" eV, below")] + " at k = " + e[e.index("at k = ") + 7:].splitlines()[0]
+                k = "adaptive"
+            elif r:
+                ad = r.get("adaptive")
+                mu, gap = f"{r['moment_ionic_magneton']:+.3g}", f"{r['min_direct_gap_eV']:.3f}"
+                k = (f"adaptive {ad['tolerance']:g} ({ad['k_points'] / 1e6:.2f}M)" if ad else f"{r['mesh']}^3")
+            else:
+                mu, gap, k = "(eq run only)", "", ""
+            print(f"| {a} | {g['soc']['signed_gap_eV']:+.4f} | {g['nosoc']['signed_gap_eV']:+.4f} | {mu} | {gap} | {k} |")
     return 0
 
 
