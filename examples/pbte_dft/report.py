@@ -180,11 +180,18 @@ def main(argv=None) -> int:
             summ = load(FOLDERS[mat], "summary.json")
             for t in ("nosoc", "soc"):
                 ad = a[t].get("adaptive")
-                c = ad if ad and "error" not in ad else a[t]["convergence"][-1]
+                g = summ["runs"]["eq"]["gaps_L"][t]["signed_gap_eV"]
+                if ad and "error" in ad:      # the adaptive refinement met a closed gap
+                    e = ad["error"]
+                    print(f"| {mat} {'SOC' if t == 'soc' else 'no SOC'} | {g:+.3f} | "
+                          f"{a[t]['convergence'][-1]['Z_total'][CATION[mat]]:+.3f} | undefined: the gap "
+                          f"closes ({e[e.index(' is ') + 4:e.index(' eV, below')]} eV near L) | | | | | "
+                          f"adaptive {ad['tolerance']:g} |")
+                    continue
+                c = ad if ad else a[t]["convergence"][-1]
                 label = (f"adaptive {c['tolerance']:g} ({c['k_points'] / 1e6:.2f}M)" if "tolerance" in c
                          else f"{c['mesh']}^3")
                 f = c["moment_ionic_magneton"] / c["chi"]["total"]
-                g = summ["runs"]["eq"]["gaps_L"][t]["signed_gap_eV"]
                 print(f"| {mat} {'SOC' if t == 'soc' else 'no SOC'} | {g:+.3f} | "
                       f"{c['Z_total'][CATION[mat]]:+.3f} | "
                       + " | ".join(f"{c['chi'][k] * f:+.3g}" for k in
