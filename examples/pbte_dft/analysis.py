@@ -26,10 +26,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
+import pipeline as P  # noqa: E402
 
 FOLDERS = {"PbTe": HERE, "SnTe": HERE.parent / "snte_dft"}
 CATION = {"PbTe": "Pb", "SnTe": "Sn"}
 E_TO_MEV = 4.14          # ~1 THz: the Gamma TO phonon of PbTe (soft mode), for the adiabaticity check
+ADAPTIVE_MAX_POINTS = 6_000_000   # k-point budget of an adaptive run (run_toml tolerance=...)
 
 
 @contextlib.contextmanager
@@ -50,13 +53,18 @@ def run_toml(folder: Path, name: str, mesh: int | None = None, phonon_meV: float
     if mesh is not None:
         cfg["kmesh"]["size"] = [mesh] * 3
     if tolerance is not None:
-        cfg["kmesh"].update({"tolerance": tolerance, "max_points": 6_000_000})
+        cfg["kmesh"].update({"tolerance": tolerance, "max_points": ADAPTIVE_MAX_POINTS})
     if phonon_meV is not None:
         cfg["phonon"]["phonon_energy_meV"] = phonon_meV
     t0 = time.perf_counter()
     with cwd(folder):
         res = wanphonon.run(cfg)
     return res, time.perf_counter() - t0
+
+
+def save(folder: Path, sfx: str, out: dict) -> None:
+    """Write ``out`` to ``<folder>/analysis<sfx>.json``."""
+    (folder / f"analysis{sfx}.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
 
 
 def summarise(res, cation: str, val=None) -> dict:
@@ -136,12 +144,12 @@ def main(argv=None) -> int:
     if args.adaptive:
         out = json.loads((folder / f"analysis{sfx}.json").read_text())
         for tag in args.tags.split(","):
-            name = ("wanphonon" if tag == "soc" else "wanphonon_nosoc") + sfx + ".toml"
+            name = P.toml_name(tag, sfx)
             try:
                 r, dt = run_toml(folder, name, mesh=16, tolerance=args.adaptive)
             except GapClosedError as exc:       # the refinement found a (near-)closed gap
                 out[tag]["adaptive"] = {"tolerance": args.adaptive, "error": str(exc).splitlines()[0]}
-                (folder / f"analysis{sfx}.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
+                save(folder, sfx, out)
                 print(f"  {tag} adaptive {args.adaptive:g}: {exc}", flush=True)
                 continue
             ss = summarise(r, cat, val)
@@ -153,14 +161,14 @@ def main(argv=None) -> int:
                 "moment_terms_ionic_magneton": ss["moment_terms_ionic_magneton"],
                 "moment_ionic_magneton": ss["moment_total"]["ionic_magneton"],
                 "min_direct_gap_eV": ss["min_direct_gap_eV"]}
-            (folder / f"analysis{sfx}.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
+            save(folder, sfx, out)
             print(f"  {tag} adaptive {args.adaptive:g}: {c['k_points']} k-points, {dt:.0f} s, "
                   f"mu/mu_I {ss['moment_total']['ionic_magneton']:.6g}", flush=True)
         return 0
     if args.append_meshes:
         out = json.loads((folder / f"analysis{sfx}.json").read_text())
         for tag in args.tags.split(","):
-            name = ("wanphonon" if tag == "soc" else "wanphonon_nosoc") + sfx + ".toml"
+            name = P.toml_name(tag, sfx)
             for mesh in [int(x) for x in args.append_meshes.split(",")]:
                 r, dt = run_toml(folder, name, mesh=mesh)
                 ss = summarise(r, cat, val)
@@ -169,14 +177,15 @@ def main(argv=None) -> int:
                              "moment_ionic_magneton": ss["moment_total"]["ionic_magneton"],
                              "min_direct_gap_eV": ss["min_direct_gap_eV"]})
                 out[tag]["convergence"] = sorted(conv, key=lambda c: c["mesh"])
-                (folder / f"analysis{sfx}.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
+                save(folder, sfx, out)
                 print(f"  {tag} mesh {mesh}: {dt:.0f} s, total chi {ss['chi']['total']:.6g}", flush=True)
         print_tables(out, folder)
         return 0
     out = {"material": args.material, "E_TO_meV_assumed": E_TO_MEV}
     t_all = time.perf_counter()
     nv = 5 if sfx == "_sp" else 3
-    for tag, name, nocc in (("soc", f"wanphonon{sfx}.toml", 2 * nv), ("nosoc", f"wanphonon_nosoc{sfx}.toml", nv)):
+    for tag, nocc in (("soc", 2 * nv), ("nosoc", nv)):
+        name = P.toml_name(tag, sfx)
         if not (folder / name).exists():
             continue
         res, dt = run_toml(folder, name, phonon_meV=E_TO_MEV)
@@ -203,7 +212,8 @@ def main(argv=None) -> int:
     ref = {"mesh": 8, "born_mesh": args.born_mesh, "gpaw_kgrid_compared": args.gpaw_kgrid,
            "provenance": {"made_by": "examples/pbte_dft/analysis.py", "git_commit": commit,
                           "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}}
-    for tag, name in (("soc", f"wanphonon{sfx}.toml"), ("nosoc", f"wanphonon_nosoc{sfx}.toml")):
+    for tag in ("soc", "nosoc"):
+        name = P.toml_name(tag, sfx)
         if not (folder / name).exists():
             continue
         r, _ = run_toml(folder, name, mesh=8)
@@ -213,7 +223,7 @@ def main(argv=None) -> int:
         ref[tag]["Z_total_born_mesh"] = summarise(rb, cat, val)["Z_total"]
     out["test_reference"] = ref
     out["time_s"] = time.perf_counter() - t_all
-    (folder / f"analysis{sfx}.json").write_text(json.dumps(out, indent=1, default=float) + "\n")
+    save(folder, sfx, out)
     print_tables(out, folder)
     return 0
 

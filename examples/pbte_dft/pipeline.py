@@ -496,6 +496,11 @@ valence = {{ {cat} = {VALENCE[0]}, Te = {VALENCE[1]} }}
 """
 
 
+def toml_name(tag: str, suffix: str = "") -> str:
+    """The configuration file of model ``tag`` ("soc" or "nosoc"; ``suffix`` "_sp": the s+p model)."""
+    return ("wanphonon" if tag == "soc" else "wanphonon_nosoc") + suffix + ".toml"
+
+
 def step_ship(material: str, work: Path, ship: Path, seeds: list[str], meta: dict,
               kmesh: int, suffix: str = "") -> None:
     for tag in ("soc", "nosoc"):
@@ -506,8 +511,7 @@ def step_ship(material: str, work: Path, ship: Path, seeds: list[str], meta: dic
         for s in seeds:
             for suf in SHIP_SUFFIXES:
                 shutil.copy2(work / s / tag / f"{s}{suf}", dst / f"{s}{suf}")
-        name = ("wanphonon" if tag == "soc" else "wanphonon_nosoc") + suffix + ".toml"
-        (ship / name).write_text(toml_text(material, seeds, tag == "soc", kmesh, tag + suffix))
+        (ship / toml_name(tag, suffix)).write_text(toml_text(material, seeds, tag == "soc", kmesh, tag + suffix))
     (ship / f"summary{suffix}.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 

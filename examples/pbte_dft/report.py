@@ -78,7 +78,8 @@ def numbers() -> dict:
                 continue
             c = ana[t]["convergence"][-1]
             out[f"{m}.{t}.mesh"] = c["mesh"]
-            out[f"{m}.{t}.total"] = c["moment_ionic_magneton"]
+            if "error" not in (ana[t].get("adaptive") or {}):     # no moment where the gap closes
+                out[f"{m}.{t}.total"] = c["moment_ionic_magneton"]
             out[f"{m}.{t}.Z"] = c["Z_total"][CATION[mat]]
             out[f"{m}.{t}.gap_L"] = summ["runs"]["eq"]["gaps_L"][t]["signed_gap_eV"]
             out[f"{m}.{t}.bare_ions"] = ana[t]["bare_ions_ionic_magneton"]

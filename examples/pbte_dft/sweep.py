@@ -22,12 +22,9 @@ Born charges, every chi term and the moment.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import os
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -35,26 +32,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent))
+import analysis as A  # noqa: E402
 import pipeline as P  # noqa: E402
-
-#: k-point budget of an adaptive analysis (--tolerance)
-ADAPTIVE_MAX_POINTS = 6_000_000
 
 
 def analyse(ship: Path, name: str, mesh: int, tolerance: float | None = None) -> dict:
     """wanphonon on ``ship/name`` with a uniform ``mesh``^3, or adaptive to ``tolerance`` (relative,
     on chi total; ``mesh`` is then the survey grid of the gap)."""
-    import wanphonon
-    cfg = copy.deepcopy(tomllib.loads((ship / name).read_text()))
-    cfg["kmesh"]["size"] = [mesh] * 3
-    if tolerance:
-        cfg["kmesh"].update({"tolerance": tolerance, "max_points": ADAPTIVE_MAX_POINTS})
-    old = os.getcwd()
-    os.chdir(ship)
-    try:
-        r = wanphonon.run(cfg)
-    finally:
-        os.chdir(old)
+    r, _ = A.run_toml(ship, name, mesh=mesh, tolerance=tolerance or None)
     per = r.born_charge_per_ion
     z = ({k: float(np.asarray(v["total"])[0, 0]) for k, v in per.items()} if per else None)
     m = r.moment
@@ -102,7 +87,7 @@ def soc_scale_path(args, meshes: list[int]) -> int:
         runs = [(m, None) for m in meshes] + ([(16, args.tolerance)] if args.tolerance else [])
         for mesh, tol in runs:
             try:
-                r = analyse(ship, "wanphonon.toml", mesh, tol)
+                r = analyse(ship, P.toml_name("soc"), mesh, tol)
             except Exception as exc:            # e.g. a gap closing on the grid
                 r = {"mesh": mesh, "error": f"{type(exc).__name__}: {exc}"}
             pt.setdefault("by_mesh", {})[f"adaptive:{tol:g}" if tol else str(mesh)] = r
@@ -169,9 +154,10 @@ def main(argv=None) -> int:
         pt.update({"lattice_constant_A": a, "gaps_L_eq": summ["runs"]["eq"]["gaps_L"]})
         if not args.analyse_only:
             pt["dft_wall_s"] = time.perf_counter() - t0
-        for tag, name in (("soc", "wanphonon.toml"), ("nosoc", "wanphonon_nosoc.toml")):
+        for tag in ("soc", "nosoc"):
             if tag not in args.tags.split(","):
                 continue
+            name = P.toml_name(tag)
             try:
                 pt[tag] = analyse(ship, name, args.mesh, args.tolerance)
             except Exception as exc:            # e.g. a gap closing on the grid
