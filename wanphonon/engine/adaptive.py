@@ -252,6 +252,11 @@ class AdaptiveGrid:
         half = np.broadcast_to(0.5 / n, idx.shape).copy()
         return (idx + 0.5) / n, half
 
+    def weight(self, half: np.ndarray) -> np.ndarray:
+        """``(n,)``: each cell's share of ``int d^dk/(2 pi)^d`` (its reduced volume over the
+        zone's measure, 1/A^d), the factor that turns a rule's mean into the cell's integral."""
+        return np.prod(2 * half, axis=1) / self.cell_measure
+
     def cell_batch(self, index: int, centres: np.ndarray, half: np.ndarray) -> KBatch:
         """The rule's points of the cells ``centres``/``half`` as one batch (cell-major).
 
@@ -262,7 +267,7 @@ class AdaptiveGrid:
         k_red = (centres[:, None, :] + half[:, None, :] * self.rule.nodes[None]).reshape(-1, d)
         if d == 2:
             k_red = np.concatenate([k_red, np.zeros((len(k_red), 1))], axis=1)
-        vol = np.prod(2 * half, axis=1) / self.cell_measure
+        vol = self.weight(half)
         weights = (vol[:, None] * self.rule.w7[None]).ravel()
         return KBatch(index, k_red @ self.reciprocal, weights)
 
@@ -309,7 +314,7 @@ def _cell_rows(grid: AdaptiveGrid, batch: KBatch, half: np.ndarray, values, incl
     nc, n = len(half), rule.n
     per_k = np.concatenate([np.stack([getattr(values, name) for name in BASE[:5]], -1),
                             values.born_charge.reshape(-1, 6)], axis=1).reshape(nc, n, _NB)
-    vol = np.prod(2 * half, axis=1) / grid.cell_measure
+    vol = grid.weight(half)
     rows = np.empty((nc, N_CELL_COLUMNS))
     rows[:, _C_Q7:_C_Q7 + _NB] = np.einsum("p,cpq->cq", rule.w7, per_k) * vol[:, None]
     nulls = np.einsum("jp,cpq->cjq", rule.null_rules(), per_k) * vol[:, None, None]
@@ -356,7 +361,7 @@ def evaluate_cells(system, grid: AdaptiveGrid, index: int, centres: np.ndarray, 
     rows = _cell_rows(grid, batch, half, values, seen["include"], below)
     nc, n = len(half), grid.rule.n
     ions = values.ion_born_charge.reshape(nc, n, -1)          # (cells, points, 6 n_ions)
-    vol = np.prod(2 * half, axis=1) / grid.cell_measure
+    vol = grid.weight(half)
     q7_ions = np.einsum("p,cpq->cq", grid.rule.w7, ions) * vol[:, None]
     return np.concatenate([rows, q7_ions], axis=1)
 
@@ -612,7 +617,7 @@ def _integrals(grid: AdaptiveGrid, state: AdaptiveState, converged: bool,
                unresolved: int) -> AdaptiveIntegrals:
     rows, h = state.rows, state.history[-1]
     q = rows[:, _C_Q7:_C_Q7 + _NB].sum(axis=0)
-    vol = np.prod(2 * state.half, axis=1) / grid.cell_measure
+    vol = grid.weight(state.half)
     i = int(np.argmin(rows[:, _C_MIN_GAP]))
     n = grid.rule.n
     return AdaptiveIntegrals(
